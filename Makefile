@@ -1,0 +1,46 @@
+# clic: build, boot and test CLIC! box images. See README.md.
+SHELL := /bin/bash
+CARGO ?= cargo
+CLIC := target/release/clic
+SPEC ?= specs/clic-ordinosaure.toml
+OUT ?= out
+PORT ?= 8080
+FIRMWARE ?= bios
+
+.PHONY: all deps build image test unit lint bench clean
+
+all: build
+
+deps:
+	bash tests/install-deps.sh
+
+build:
+	$(CARGO) build --release --locked
+
+# Build the default image, boot it and keep it running with the portal on
+# http://127.0.0.1:$(PORT)/ until Ctrl-C.
+image: deps build
+	$(CLIC) build $(SPEC) --out $(OUT)
+	$(CLIC) boot $(OUT)/$$(sed -n 's/^name *= *"\(.*\)"/\1/p' $(SPEC)).img \
+		--firmware $(FIRMWARE) --forward 127.0.0.1:$(PORT):80 \
+		--until 'login:' --http-check / --keep-running --timeout 600
+
+# Everything: lints, unit tests, then the integration tests that build real
+# images with mmdebstrap and boot them under QEMU (needs root and the
+# Debian mirror; the first run fills the package cache).
+test: deps lint
+	$(CARGO) test --locked --workspace -- --include-ignored --test-threads=2
+
+# Unit tests only: no root, no network, seconds.
+unit:
+	$(CARGO) test --locked --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
+
+bench: deps build
+	bash tests/bench.sh
+
+clean:
+	rm -rf $(OUT) target

@@ -1,0 +1,3 @@
+//! Artifacts written next to an image.
+
+pub mod manifest;

@@ -1,0 +1,471 @@
+//! `clic build`: spec -> rootfs -> layers -> bootloader -> filesystems ->
+//! disk image + manifest. Each step is announced; outputs appear in the
+//! output directory only when complete (written under a temporary name,
+//! then renamed), and the work directory is removed on every exit path.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInfo};
+use crate::cmd::Cmd;
+use crate::data::DataDir;
+use crate::disk::ext4;
+use crate::disk::fat::FatFile;
+use crate::disk::image::{assemble, PartContent};
+use crate::interrupt;
+use crate::layers::{apply, render::TemplateContext, system, units};
+use crate::loader::{self, LoaderContext};
+use crate::plan::layout::{self, compute_layout, LayoutOptions, PartRole, PartitionRequest};
+use crate::rootfs::{self, normalise, Cache, RootfsRequest};
+use crate::spec::size::{human, MIB};
+use crate::spec::Resolved;
+
+pub struct BuildOptions {
+    pub out_dir: PathBuf,
+    pub cache: Cache,
+    /// Build from the cache alone: no package index refresh, no download.
+    pub offline: bool,
+    /// Parent of the temporary work directory (default: $TMPDIR).
+    pub workdir: Option<PathBuf>,
+    pub source_date_epoch: i64,
+}
+
+pub struct BuildOutput {
+    pub image: PathBuf,
+    pub manifest: PathBuf,
+    pub manifest_data: Manifest,
+    pub steps: Vec<(String, Duration)>,
+}
+
+/// Free space left in the root filesystem when the profile names none.
+const DEFAULT_ROOT_FREE: u64 = 256 * MIB;
+
+/// Identifiers are derived from this, so the same spec gives the same bytes
+/// and different specs different UUIDs.
+pub fn seed(r: &Resolved) -> Vec<u8> {
+    let mut h = Sha256::new();
+    for part in ["clic-image-v1", &r.name, &r.board.name, &r.suite, &r.spec_sha256] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    h.finalize().to_vec()
+}
+
+/// `SOURCE_DATE_EPOCH` from the environment, else the last commit that
+/// touched the spec, else the spec file's modification time.
+pub fn source_date_epoch(spec: &Path) -> i64 {
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()) {
+        return v;
+    }
+    let dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if let Ok(out) = Cmd::new("git")
+        .args(["log", "-1", "--format=%ct", "--"])
+        .arg(spec.file_name().unwrap_or_default())
+        .current_dir(dir)
+        .output_string()
+    {
+        if let Ok(v) = out.parse() {
+            return v;
+        }
+    }
+    fs::metadata(spec)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Rootfs(#[from] rootfs::RootfsError),
+    #[error(transparent)]
+    Apply(#[from] apply::ApplyError),
+    #[error(transparent)]
+    Units(#[from] units::UnitError),
+    #[error(transparent)]
+    System(#[from] system::SystemError),
+    #[error(transparent)]
+    Loader(#[from] loader::LoaderError),
+    #[error(transparent)]
+    Layout(#[from] layout::LayoutError),
+    #[error(transparent)]
+    Disk(#[from] crate::disk::DiskError),
+    #[error("{context}")]
+    Cmd {
+        context: String,
+        #[source]
+        source: crate::cmd::CmdError,
+    },
+    #[error("the build was interrupted; nothing was written to the output directory")]
+    Interrupted,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
+    let context = context.into();
+    move |source| BuildError::Io { context, source }
+}
+
+fn check_interrupt() -> Result<(), BuildError> {
+    interrupt::check().map_err(|_| BuildError::Interrupted)
+}
+
+struct Steps {
+    total: usize,
+    n: usize,
+    started: Instant,
+    current: Option<(String, Instant)>,
+    done: Vec<(String, Duration)>,
+}
+
+impl Steps {
+    fn new(total: usize) -> Steps {
+        Steps { total, n: 0, started: Instant::now(), current: None, done: Vec::new() }
+    }
+    fn start(&mut self, name: &str, detail: &str) {
+        self.finish();
+        self.n += 1;
+        eprintln!("==> [{}/{}] {name}: {detail}", self.n, self.total);
+        self.current = Some((name.to_owned(), Instant::now()));
+    }
+    fn finish(&mut self) {
+        if let Some((name, t)) = self.current.take() {
+            self.done.push((name, t.elapsed()));
+        }
+    }
+}
+
+pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
+    let profile = &r.board.profile;
+    let seed = seed(r);
+    let epoch = opts.source_date_epoch;
+    let bootloader = loader::by_name(&profile.boot.loader)?;
+    fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating output directory {}", opts.out_dir.display())))?;
+    let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
+    fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
+    let work = tempfile::Builder::new()
+        .prefix("clic-build-")
+        .tempdir_in(&work_parent)
+        .map_err(io(format!("creating a work directory in {}", work_parent.display())))?;
+    let root = work.path().join("root");
+    let mut steps = Steps::new(6);
+
+    // Identifiers, known before the layout is final.
+    let root_fs_uuid = layout::seeded_uuid(&seed, "root-fs");
+    let root_hash_seed = layout::seeded_uuid(&seed, "root-fs-hash-seed");
+    let requests_probe = partition_requests(r, 0)?;
+    let probe = compute_layout(profile.disk.table, &profile.arch, &requests_probe, &layout_options(r), &seed)?;
+    let root_partuuid = probe
+        .by_role(PartRole::Root)
+        .map(|p| p.part_uuid.clone())
+        .ok_or_else(|| BuildError::Internal("layout has no root partition".into()))?;
+
+    // 1. Debian tree.
+    steps.start(
+        "rootfs",
+        &format!("mmdebstrap {} {} ({} packages requested{})", r.suite, profile.arch, r.packages.len(), if opts.offline { ", offline" } else { "" }),
+    );
+    let req = RootfsRequest {
+        arch: profile.arch.clone(),
+        suite: r.suite.clone(),
+        mirror: r.mirror.clone(),
+        components: vec!["main".into()],
+        packages: r.packages.clone(),
+        source_date_epoch: epoch,
+    };
+    rootfs::bootstrap(&req, &opts.cache, opts.offline, &root)?;
+    check_interrupt()?;
+
+    // 2. Layers, overlays, system files, units.
+    steps.start("layers", &r.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "));
+    let ctx = template_context(r, epoch);
+    for l in &r.layers {
+        if let Some(tree) = l.root() {
+            apply::apply_tree(&tree, &root, &ctx)?;
+        }
+    }
+    for o in &r.overlays {
+        apply::apply_tree(o, &root, &ctx)?;
+    }
+    for l in &r.layers {
+        for u in &l.def.enable {
+            units::enable(&root, u)?;
+        }
+        for u in &l.def.mask {
+            units::mask(&root, u)?;
+        }
+    }
+    let fat_volume_ids = fat_volume_ids(r, &seed);
+    system::apply(&root, &r.hostname, &r.locale, &r.timezone, &fstab_entries(r, &root_fs_uuid.to_string(), &fat_volume_ids))?;
+    if root.join("etc/locale.gen").is_file() {
+        Cmd::new("chroot").arg(&root).arg("locale-gen").run().map_err(|source| BuildError::Cmd {
+            context: format!("generating locale {}", r.locale),
+            source,
+        })?;
+    }
+    check_interrupt()?;
+
+    // 3. Bootloader.
+    steps.start("bootloader", &profile.boot.loader);
+    let lctx = LoaderContext {
+        name: &r.name,
+        boot: &profile.boot,
+        root_partuuid: &root_partuuid,
+        root_fs_uuid: &root_fs_uuid.to_string(),
+        templates: data.root.join("profiles/loaders").join(&profile.boot.loader),
+    };
+    let prepared = bootloader.prepare(&root, &lctx)?;
+    let packages: Vec<Package> = rootfs::installed_packages(&root)?.iter().map(Package::from).collect();
+    normalise::normalise(&root).map_err(io("cleaning the image tree"))?;
+    check_interrupt()?;
+
+    // 4. Root filesystem.
+    let root_free = profile
+        .disk
+        .partitions
+        .iter()
+        .find(|p| p.role == PartRole::Root)
+        .and_then(|p| p.free)
+        .map_or(DEFAULT_ROOT_FREE, |s| s.0);
+    let root_size = ext4::estimate_ext4_size(&root, root_free).map_err(io("measuring the image tree"))?;
+    steps.start("filesystems", &format!("ext4 root of {} from the tree", human(root_size)));
+    let tar = work.path().join("root.tar");
+    ext4::tar_tree(&root, &tar, epoch)?;
+    // The tree is no longer needed: free its space before making the image.
+    fs::remove_dir_all(&root).map_err(io("removing the image tree"))?;
+    let root_img = work.path().join("root.ext4");
+    ext4::mkfs_ext4(&tar, &root_img, root_size, root_fs_uuid, root_hash_seed, "clic-root", epoch)?;
+    let _ = fs::remove_file(&tar);
+    check_interrupt()?;
+
+    // 5. Disk image.
+    let requests = partition_requests(r, root_size)?;
+    let layout = compute_layout(profile.disk.table, &profile.arch, &requests, &layout_options(r), &seed)?;
+    let final_partuuid = layout.by_role(PartRole::Root).map(|p| p.part_uuid.as_str());
+    if final_partuuid != Some(root_partuuid.as_str()) {
+        return Err(BuildError::Internal("root PARTUUID changed with the partition size".into()));
+    }
+    steps.start("assemble", &format!("{:?} disk of {}", layout.table, human(layout.disk_size)));
+    let boot = bootloader.place(&prepared, &layout)?;
+    let mut parts: Vec<(u32, PartContent)> = Vec::new();
+    for p in &layout.partitions {
+        let content = match p.role {
+            PartRole::Root => PartContent::File(root_img.clone()),
+            PartRole::BiosBoot => match &boot.bios_boot {
+                Some(b) => PartContent::Bytes(b.clone()),
+                None => continue,
+            },
+            PartRole::Esp | PartRole::Boot => PartContent::Fat {
+                volume_id: fat_volume_ids.get(&p.label).copied().unwrap_or(0),
+                label: fat_label(&p.label),
+                files: prepared.fat_files.iter().map(clone_fat_file).collect(),
+            },
+            PartRole::Data => continue,
+        };
+        parts.push((p.number, content));
+    }
+    let image_name = format!("{}.img", r.name);
+    let image_tmp = tempfile::Builder::new()
+        .prefix(&format!(".{image_name}."))
+        .tempfile_in(&opts.out_dir)
+        .map_err(io(format!("creating a temporary image in {}", opts.out_dir.display())))?;
+    assemble(image_tmp.path(), &layout, &parts, boot.mbr_boot_code, &[], epoch)?;
+    check_interrupt()?;
+
+    // 6. Manifest, then move both into place.
+    steps.start("artifacts", "checksum and manifest");
+    let (size, sha256) = hash_file(image_tmp.path())?;
+    let manifest_data = Manifest {
+        format: manifest::FORMAT.into(),
+        version: manifest::VERSION,
+        name: r.name.clone(),
+        description: r.description.clone(),
+        board: r.board.name.clone(),
+        arch: profile.arch.clone(),
+        suite: r.suite.clone(),
+        mirror: r.mirror.clone(),
+        spec_sha256: r.spec_sha256.clone(),
+        clic_version: env!("CARGO_PKG_VERSION").into(),
+        source_date_epoch: epoch,
+        layers: r.layers.iter().map(|l| l.name.clone()).collect(),
+        image: ImageInfo { file: image_name.clone(), size, sha256 },
+        partitions: layout
+            .partitions
+            .iter()
+            .map(|p| PartitionInfo {
+                number: p.number,
+                role: format!("{:?}", p.role).to_lowercase(),
+                label: p.label.clone(),
+                start: p.start,
+                size: p.size,
+                part_uuid: p.part_uuid.clone(),
+                filesystem: match p.role {
+                    PartRole::Root => Some("ext4".into()),
+                    PartRole::Esp | PartRole::Boot => Some("vfat".into()),
+                    _ => None,
+                },
+                fs_uuid: match p.role {
+                    PartRole::Root => Some(root_fs_uuid.to_string()),
+                    PartRole::Esp | PartRole::Boot => fat_volume_ids.get(&p.label).map(|v| fat_uuid(*v)),
+                    _ => None,
+                },
+            })
+            .collect(),
+        qemu: profile.qemu.clone(),
+        packages,
+    };
+    let manifest_path = opts.out_dir.join(format!("{}.manifest.json", r.name));
+    let mut manifest_tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.manifest.", r.name))
+        .tempfile_in(&opts.out_dir)
+        .map_err(io("creating the manifest"))?;
+    std::io::Write::write_all(&mut manifest_tmp, manifest::to_json(&manifest_data).as_bytes()).map_err(io("writing the manifest"))?;
+    let image_path = opts.out_dir.join(&image_name);
+    image_tmp.persist(&image_path).map_err(|e| BuildError::Io {
+        context: format!("moving the image to {}", image_path.display()),
+        source: e.error,
+    })?;
+    manifest_tmp.persist(&manifest_path).map_err(|e| BuildError::Io {
+        context: format!("moving the manifest to {}", manifest_path.display()),
+        source: e.error,
+    })?;
+    steps.finish();
+    let total = steps.started.elapsed();
+    eprintln!(
+        "==> built {} ({}, {} packages) in {:.0} s",
+        image_path.display(),
+        human(size),
+        manifest_data.packages.len(),
+        total.as_secs_f64()
+    );
+    let times: Vec<String> = steps.done.iter().map(|(n, d)| format!("{n} {:.1} s", d.as_secs_f64())).collect();
+    eprintln!("==> steps: {}", times.join(", "));
+    Ok(BuildOutput { image: image_path, manifest: manifest_path, manifest_data, steps: steps.done })
+}
+
+fn layout_options(r: &Resolved) -> LayoutOptions {
+    LayoutOptions { round_disk_to: r.board.profile.disk.round, ..LayoutOptions::default() }
+}
+
+fn partition_requests(r: &Resolved, root_size: u64) -> Result<Vec<PartitionRequest>, BuildError> {
+    Ok(r.board
+        .profile
+        .disk
+        .partitions
+        .iter()
+        .map(|p| PartitionRequest {
+            role: p.role,
+            label: p.label.clone(),
+            size: if p.role == PartRole::Root { root_size.max(MIB) } else { p.size.map_or(MIB, |s| s.0) },
+            bootable: matches!(p.role, PartRole::Boot),
+        })
+        .collect())
+}
+
+/// Seeded volume ids of the FAT partitions, by label.
+fn fat_volume_ids(r: &Resolved, seed: &[u8]) -> std::collections::BTreeMap<String, u32> {
+    r.board
+        .profile
+        .disk
+        .partitions
+        .iter()
+        .filter(|p| matches!(p.role, PartRole::Esp | PartRole::Boot))
+        .map(|p| (p.label.clone(), layout::seeded_u32(seed, &format!("fat-volume-id-{}", p.label))))
+        .collect()
+}
+
+/// How Linux shows a FAT volume id: `ABCD-1234`.
+pub fn fat_uuid(id: u32) -> String {
+    format!("{:04X}-{:04X}", id >> 16, id & 0xffff)
+}
+
+/// FAT labels are at most 11 upper-case characters.
+fn fat_label(label: &str) -> String {
+    label.to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(11).collect()
+}
+
+fn fstab_entries(r: &Resolved, root_uuid: &str, fat_ids: &std::collections::BTreeMap<String, u32>) -> Vec<system::FstabEntry> {
+    let mut v = vec![system::FstabEntry {
+        spec: format!("UUID={root_uuid}"),
+        mountpoint: "/".into(),
+        fstype: "ext4".into(),
+        options: "noatime,errors=remount-ro".into(),
+        pass: 1,
+    }];
+    for p in &r.board.profile.disk.partitions {
+        if let (Some(mount), Some(id)) = (&p.mount, fat_ids.get(&p.label)) {
+            v.push(system::FstabEntry {
+                spec: format!("UUID={}", fat_uuid(*id)),
+                mountpoint: mount.clone(),
+                fstype: "vfat".into(),
+                options: "umask=0077,noatime,nofail".into(),
+                pass: 2,
+            });
+        }
+    }
+    v
+}
+
+fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
+    TemplateContext {
+        name: r.name.clone(),
+        description: r.description.clone(),
+        board: r.board.name.clone(),
+        arch: r.board.profile.arch.clone(),
+        suite: r.suite.clone(),
+        hostname: r.hostname.clone(),
+        locale: r.locale.clone(),
+        timezone: r.timezone.clone(),
+        layers: r.layers.iter().map(|l| l.name.clone()).collect(),
+        settings: r.settings.clone(),
+        clic_version: env!("CARGO_PKG_VERSION").into(),
+        source_date_epoch: epoch,
+    }
+}
+
+fn clone_fat_file(f: &FatFile) -> FatFile {
+    f.clone()
+}
+
+/// Size and sha256 of a file, reading it once.
+pub fn hash_file(path: &Path) -> Result<(u64, String), BuildError> {
+    let mut f = fs::File::open(path).map_err(io(format!("opening {}", path.display())))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(h.finalize())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fat_uuid_format() {
+        assert_eq!(fat_uuid(0x1234abcd), "1234-ABCD");
+        assert_eq!(fat_uuid(0xf), "0000-000F");
+    }
+
+    #[test]
+    fn fat_labels() {
+        assert_eq!(fat_label("esp"), "ESP");
+        assert_eq!(fat_label("clic boot partition"), "CLICBOOTPAR");
+    }
+}

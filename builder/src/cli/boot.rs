@@ -1,0 +1,131 @@
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::artifact::manifest;
+use crate::data;
+use crate::qemu::{self, BootOptions, Firmware, Forward, QemuProfile, Watch};
+use crate::spec::profile;
+
+#[derive(Args, Debug)]
+pub struct BootArgs {
+    /// The disk image (NAME.img; its NAME.manifest.json names the board)
+    pub image: PathBuf,
+    /// Board profile to boot with, when the image has no manifest
+    #[arg(long)]
+    pub board: Option<String>,
+    /// bios or uefi (default: the board's first)
+    #[arg(long, value_parser = parse_firmware)]
+    pub firmware: Option<Firmware>,
+    /// Forward a host port to the guest: [ADDR:]HOSTPORT:GUESTPORT
+    #[arg(long = "forward", value_name = "HOST:GUEST")]
+    pub forwards: Vec<String>,
+    /// Succeed when the serial console shows this regular expression
+    #[arg(long, default_value = "login:")]
+    pub until: String,
+    /// Give up after this many seconds
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+    /// Once booted, GET this path through the first forwarded port and
+    /// require HTTP 200
+    #[arg(long, value_name = "PATH")]
+    pub http_check: Option<String>,
+    /// With --http-check: the page must contain this text
+    #[arg(long, value_name = "TEXT")]
+    pub http_expect: Option<String>,
+    /// After success, keep the guest running until Ctrl-C
+    #[arg(long)]
+    pub keep_running: bool,
+    /// Guest memory (e.g. 256M), instead of the board's
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Save the serial console to this file
+    #[arg(long)]
+    pub log: Option<PathBuf>,
+    /// Write guest changes to the image instead of discarding them
+    #[arg(long)]
+    pub persist: bool,
+    /// Do not copy the serial console to the terminal
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn parse_firmware(s: &str) -> Result<Firmware, String> {
+    match s {
+        "bios" => Ok(Firmware::Bios),
+        "uefi" => Ok(Firmware::Uefi),
+        "none" => Ok(Firmware::None),
+        _ => Err(format!("`{s}` is not bios, uefi or none")),
+    }
+}
+
+/// The board's QEMU settings: `--board`, else the manifest next to the image.
+fn qemu_profile(image: &Path, board: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<QemuProfile> {
+    if let Some(b) = board {
+        let data = data::locate(data_dir)?;
+        let path = data.profile_path(b);
+        if !path.is_file() {
+            anyhow::bail!("unknown board `{b}` (see `clic boards`)");
+        }
+        return profile::load(&path).map(|p| p.profile.qemu).map_err(|d| anyhow::anyhow!("{d}"));
+    }
+    let m = manifest::path_for_image(image);
+    if !m.is_file() {
+        anyhow::bail!(
+            "{} has no manifest next to it ({}): pass --board to say which board it is for",
+            image.display(),
+            m.display()
+        );
+    }
+    Ok(manifest::read(&m)?.qemu)
+}
+
+pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    if !a.image.is_file() {
+        anyhow::bail!("image {} does not exist", a.image.display());
+    }
+    let profile = qemu_profile(&a.image, a.board.as_deref(), data_dir)?;
+    let forwards = a.forwards.iter().map(|f| Forward::parse(f)).collect::<Result<Vec<_>, _>>()?;
+    let firmware = a.firmware.unwrap_or_else(|| profile.default_firmware());
+    let mut opts = BootOptions::new(&a.image, firmware);
+    opts.forwards = forwards.clone();
+    opts.snapshot = !a.persist;
+    opts.memory = a.memory.clone();
+    let until = regex::Regex::new(&a.until).map_err(|e| anyhow::anyhow!("--until: {e}"))?;
+    let watch = Watch {
+        until: Some(until),
+        timeout: Duration::from_secs(a.timeout),
+        echo: !a.quiet,
+        log: a.log.clone(),
+        keep_running: a.keep_running.then_some(Duration::MAX),
+    };
+    let check_target = match (&a.http_check, forwards.first()) {
+        (Some(path), Some(f)) => Some((f.host_addr.to_string(), f.host_port, path.clone())),
+        (Some(_), None) => anyhow::bail!("--http-check needs a --forward HOSTPORT:80"),
+        _ => None,
+    };
+    let expect = a.http_expect.clone();
+    let keep = a.keep_running;
+    let verdict = qemu::boot_with(&profile, &opts, &watch, move || {
+        if let Some((host, port, path)) = &check_target {
+            let r = qemu::wait_http(host, *port, path, Duration::from_secs(120))?;
+            if r.status != 200 {
+                return Err(format!("http://{host}:{port}{path} answered HTTP {}", r.status).into());
+            }
+            if let Some(text) = &expect {
+                if !String::from_utf8_lossy(&r.body).contains(text.as_str()) {
+                    return Err(format!("http://{host}:{port}{path} does not contain `{text}`").into());
+                }
+            }
+            eprintln!("\nclic: HTTP 200 from http://{host}:{port}{path} ({} bytes)", r.body.len());
+            if keep {
+                eprintln!("clic: the box is up: open http://{host}:{port}/ ; Ctrl-C stops it");
+            }
+        }
+        Ok(())
+    })?;
+    if let qemu::Verdict::Matched { after } = verdict {
+        eprintln!("clic: booted: `{}` seen after {:.1} s ({firmware})", a.until, after.as_secs_f64());
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+use clap::Args;
+use std::path::{Path, PathBuf};
+
+use crate::build::{self, BuildOptions};
+use crate::rootfs::Cache;
+
+#[derive(Args, Debug)]
+pub struct BuildArgs {
+    /// The image spec (TOML)
+    pub spec: PathBuf,
+    /// Output directory for NAME.img and NAME.manifest.json
+    #[arg(long, short, default_value = "out")]
+    pub out: PathBuf,
+    /// Build for this board instead of the spec's
+    #[arg(long)]
+    pub board: Option<String>,
+    /// Use only the download cache: no index refresh, no download
+    #[arg(long)]
+    pub offline: bool,
+    /// Where the temporary work directory goes (default: $TMPDIR)
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+}
+
+pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow::Result<()> {
+    let (r, data) = super::check::resolve(&a.spec, a.board.as_deref(), data_dir)?;
+    let opts = BuildOptions {
+        out_dir: a.out,
+        cache: Cache::locate(cache),
+        offline: a.offline,
+        workdir: a.workdir,
+        source_date_epoch: build::source_date_epoch(&a.spec),
+    };
+    let out = build::build(&r, &data, &opts)?;
+    println!("{}", out.image.display());
+    Ok(())
+}

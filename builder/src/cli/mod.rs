@@ -1,0 +1,53 @@
+//! Command-line interface: one file per command.
+
+pub mod boards;
+pub mod boot;
+pub mod build;
+pub mod check;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "clic", version, about = "Build, boot and flash CLIC! box images", max_term_width = 80)]
+pub struct Cli {
+    /// Directory holding profiles/ and overlays/ (default: the repository
+    /// around the current directory or the binary, then /usr/share/clic)
+    #[arg(long, global = true, env = "CLIC_DATA")]
+    pub data: Option<PathBuf>,
+    /// Download cache shared by builds (default: /var/cache/clic as root)
+    #[arg(long, global = true, env = "CLIC_CACHE")]
+    pub cache: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build an image from a spec
+    Build(build::BuildArgs),
+    /// Check a spec, its board and its layers without building
+    Check(check::CheckArgs),
+    /// Boot an image under QEMU and watch its serial console
+    Boot(boot::BootArgs),
+    /// List the board profiles
+    Boards,
+}
+
+/// An error that already printed itself (diagnostics) or carries an exit code.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    pub code: i32,
+    pub message: String,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let data = cli.data.as_deref();
+    match cli.command {
+        Command::Build(a) => build::run(a, data, cli.cache.as_deref()),
+        Command::Check(a) => check::run(a, data),
+        Command::Boot(a) => boot::run(a, data),
+        Command::Boards => boards::run(data),
+    }
+}

@@ -1,0 +1,299 @@
+//! Every external command clic runs goes through here: the error names the
+//! command line and carries the tail of its standard error, and a Ctrl-C or
+//! SIGTERM received by clic stops the child and returns `Interrupted`.
+
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread;
+use std::time::Duration;
+
+use crate::interrupt;
+
+/// How much of a failed command's stderr is kept in the error.
+const STDERR_TAIL: usize = 2048;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CmdError {
+    #[error("could not start `{cmdline}`: {source} (is the package that provides it installed? `make deps` installs everything)")]
+    Spawn {
+        cmdline: String,
+        source: std::io::Error,
+    },
+    #[error("`{cmdline}` failed ({status}){}", tail_suffix(.stderr_tail))]
+    Failed {
+        cmdline: String,
+        status: ExitStatus,
+        stderr_tail: String,
+    },
+    #[error("interrupted while running `{cmdline}`")]
+    Interrupted { cmdline: String },
+    #[error("i/o error while running `{cmdline}`: {source}")]
+    Io {
+        cmdline: String,
+        source: std::io::Error,
+    },
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.trim().is_empty() {
+        String::new()
+    } else {
+        format!("; its last output:\n{}", tail.trim_end())
+    }
+}
+
+/// A command about to be run, with a description used in progress output.
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    cwd: Option<std::path::PathBuf>,
+    /// Show the child's output live on our stderr instead of capturing it.
+    live: bool,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Self {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            live: false,
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
+        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_owned());
+        self
+    }
+
+    /// Stream the child's stdout and stderr to ours (for long steps whose
+    /// progress the user wants to see); the stderr tail is still kept.
+    pub fn live(mut self, live: bool) -> Self {
+        self.live = live;
+        self
+    }
+
+    pub fn cmdline(&self) -> String {
+        let mut s = shell_quote(&self.program.to_string_lossy());
+        for a in &self.args {
+            s.push(' ');
+            s.push_str(&shell_quote(&a.to_string_lossy()));
+        }
+        s
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&self.args);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if let Some(d) = &self.cwd {
+            c.current_dir(d);
+        }
+        c.stdin(Stdio::null());
+        c
+    }
+
+    /// Run to completion; returns captured stdout.
+    pub fn run(&self) -> Result<Vec<u8>, CmdError> {
+        let cmdline = self.cmdline();
+        let mut c = self.command();
+        c.stderr(Stdio::piped());
+        if self.live {
+            c.stdout(Stdio::inherit());
+        } else {
+            c.stdout(Stdio::piped());
+        }
+        let mut child = c.spawn().map_err(|source| CmdError::Spawn {
+            cmdline: cmdline.clone(),
+            source,
+        })?;
+        // Read both pipes on threads so neither can fill up and block the child.
+        let out_reader = child.stdout.take().map(|mut o| {
+            thread::spawn(move || {
+                let mut buf = Vec::new();
+                let _ = o.read_to_end(&mut buf);
+                buf
+            })
+        });
+        let live = self.live;
+        let err_reader = child.stderr.take().map(|mut e| {
+            thread::spawn(move || {
+                let mut tail: Vec<u8> = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    match e.read(&mut chunk) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            if live {
+                                use std::io::Write;
+                                let _ = std::io::stderr().write_all(&chunk[..n]);
+                            }
+                            tail.extend_from_slice(&chunk[..n]);
+                            if tail.len() > 4 * STDERR_TAIL {
+                                tail.drain(..tail.len() - STDERR_TAIL);
+                            }
+                        }
+                    }
+                }
+                tail
+            })
+        });
+        let status = wait_interruptible(&mut child, &cmdline)?;
+        let stdout = out_reader
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let stderr = err_reader
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        if interrupt::requested() {
+            return Err(CmdError::Interrupted { cmdline });
+        }
+        if !status.success() {
+            let start = stderr.len().saturating_sub(STDERR_TAIL);
+            return Err(CmdError::Failed {
+                cmdline,
+                status,
+                stderr_tail: String::from_utf8_lossy(&stderr[start..]).into_owned(),
+            });
+        }
+        Ok(stdout)
+    }
+
+    /// Run and return stdout as a trimmed string.
+    pub fn output_string(&self) -> Result<String, CmdError> {
+        let out = self.run()?;
+        Ok(String::from_utf8_lossy(&out).trim().to_owned())
+    }
+
+    /// Spawn with the given stdio set up by the caller (for QEMU and pipes).
+    pub fn spawn_with(
+        &self,
+        stdout: Stdio,
+        stderr: Stdio,
+    ) -> Result<(Child, String), CmdError> {
+        let cmdline = self.cmdline();
+        let mut c = self.command();
+        c.stdout(stdout).stderr(stderr);
+        let child = c.spawn().map_err(|source| CmdError::Spawn {
+            cmdline: cmdline.clone(),
+            source,
+        })?;
+        Ok((child, cmdline))
+    }
+}
+
+/// Wait for a child; on Ctrl-C/SIGTERM forward SIGTERM, then SIGKILL after a
+/// grace period, and report `Interrupted`.
+pub fn wait_interruptible(child: &mut Child, cmdline: &str) -> Result<ExitStatus, CmdError> {
+    let mut signalled_at: Option<std::time::Instant> = None;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(status),
+            Ok(None) => {}
+            Err(source) => {
+                return Err(CmdError::Io {
+                    cmdline: cmdline.to_owned(),
+                    source,
+                })
+            }
+        }
+        if interrupt::requested() {
+            match signalled_at {
+                None => {
+                    terminate(child);
+                    signalled_at = Some(std::time::Instant::now());
+                }
+                Some(t) if t.elapsed() > Duration::from_secs(20) => {
+                    let _ = child.kill();
+                }
+                Some(_) => {}
+            }
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Ask a child to stop (SIGTERM), as a terminal's Ctrl-C would.
+pub fn terminate(child: &Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY-free: libc::kill on a pid we own; failure (already gone) is fine.
+        #[allow(unsafe_code)] // one syscall, no memory involved
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@+%".contains(c))
+    {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_is_shell_safe() {
+        assert_eq!(shell_quote("abc-1.0/x"), "abc-1.0/x");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn failure_carries_command_and_stderr_tail() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo boom >&2; exit 3"])
+            .run()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("sh -c"), "{msg}");
+        assert!(msg.contains("boom"), "{msg}");
+        assert!(msg.contains("exit status: 3"), "{msg}");
+    }
+
+    #[test]
+    fn missing_program_says_so() {
+        let err = Cmd::new("clic-no-such-program").run().unwrap_err();
+        assert!(matches!(err, CmdError::Spawn { .. }));
+    }
+
+    #[test]
+    fn stdout_is_captured() {
+        let out = Cmd::new("printf").arg("x y").output_string().unwrap();
+        assert_eq!(out, "x y");
+    }
+}

@@ -1,0 +1,169 @@
+use super::*;
+use crate::disk::test_support::read_all;
+use std::os::unix::fs::symlink;
+
+const EPOCH: i64 = 1_700_000_000;
+const SETCAP: &str = "/usr/sbin/setcap";
+
+/// A small tree with a hard link, a symlink, a device node (when mknod
+/// works) and a file carrying a capability (when setcap exists).
+fn make_tree(root: &Path) -> bool {
+    fs::create_dir_all(root.join("etc")).unwrap();
+    fs::create_dir_all(root.join("usr/bin")).unwrap();
+    fs::write(root.join("etc/hostname"), "clic\n").unwrap();
+    fs::hard_link(root.join("etc/hostname"), root.join("etc/hostname.hard")).unwrap();
+    symlink("../../etc/hostname", root.join("usr/bin/link")).unwrap();
+    fs::write(root.join("usr/bin/tool"), vec![0x7fu8; 10_000]).unwrap();
+    let _ = Cmd::new("mknod")
+        .arg(root.join("etc/null"))
+        .args(["c", "1", "3"])
+        .run();
+    let has_cap = Path::new(SETCAP).exists();
+    if has_cap {
+        Cmd::new(SETCAP)
+            .arg("cap_net_raw+ep")
+            .arg(root.join("usr/bin/tool"))
+            .run()
+            .unwrap();
+    }
+    has_cap
+}
+
+fn build(dir: &Path, tree: &Path, name: &str, size: u64) -> Result<PathBuf, DiskError> {
+    let tar = dir.join(format!("{name}.tar"));
+    tar_tree(tree, &tar, EPOCH)?;
+    let out = dir.join(name);
+    let uuid = crate::plan::layout::seeded_uuid(b"t", "root-fs");
+    let seed = crate::plan::layout::seeded_uuid(b"t", "root-hash");
+    mkfs_ext4(&tar, &out, size, uuid, seed, "root", EPOCH)?;
+    Ok(out)
+}
+
+fn debugfs(img: &Path, request: &str) -> String {
+    Cmd::new("debugfs")
+        .arg("-R")
+        .arg(request)
+        .arg(img)
+        .output_string()
+        .unwrap()
+}
+
+#[test]
+fn ext4_from_tree_is_clean_and_keeps_links_and_xattrs() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    let has_cap = make_tree(&tree);
+    let size = estimate_ext4_size(&tree, 0).unwrap();
+    let img = build(dir.path(), &tree, "root.img", size).unwrap();
+    assert_eq!(fs::metadata(&img).unwrap().len(), size);
+
+    Cmd::new("e2fsck").arg("-fn").arg(&img).run().unwrap();
+    let hard = debugfs(&img, "stat /etc/hostname.hard");
+    assert!(hard.contains("Links: 2"), "{hard}");
+    let link = debugfs(&img, "stat /usr/bin/link");
+    assert!(link.contains("Type: symlink"), "{link}");
+    let sb = debugfs(&img, "stats");
+    assert!(sb.contains("Filesystem volume name:   root"), "{sb}");
+    let uuid = crate::plan::layout::seeded_uuid(b"t", "root-fs");
+    assert!(
+        sb.contains(&format!("Filesystem UUID:          {uuid}")),
+        "{sb}"
+    );
+    if has_cap {
+        let tool = debugfs(&img, "stat /usr/bin/tool");
+        assert!(tool.contains("security.capability"), "{tool}");
+    }
+}
+
+#[test]
+fn two_builds_from_copies_of_a_tree_are_byte_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_tree = dir.path().join("a");
+    let b_tree = dir.path().join("b");
+    make_tree(&a_tree);
+    // A second tree made later, in another order: times and readdir order
+    // differ, content does not.
+    fs::create_dir_all(b_tree.join("usr/bin")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    make_tree(&b_tree);
+    let a = build(dir.path(), &a_tree, "a.img", 80 * MIB).unwrap();
+    let b = build(dir.path(), &b_tree, "b.img", 80 * MIB).unwrap();
+    assert!(read_all(&a) == read_all(&b), "ext4 images differ");
+}
+
+#[test]
+fn too_small_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir_all(&tree).unwrap();
+    fs::write(tree.join("big"), vec![1u8; 3 * MIB as usize]).unwrap();
+    let e = build(dir.path(), &tree, "small.img", 2 * MIB).unwrap_err();
+    assert!(
+        matches!(e, DiskError::Ext4(Ext4Error::TooSmall { .. })),
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("too small") && msg.contains("2 MiB") && msg.contains("4 MiB"),
+        "{msg}"
+    );
+    assert!(
+        !dir.path().join("small.img").exists(),
+        "failed image left behind"
+    );
+}
+
+#[test]
+fn bad_arguments_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.img");
+    let tar = dir.path().join("x.tar");
+    let u = Uuid::nil();
+    let e = mkfs_ext4(
+        &tar,
+        &out,
+        64 * MIB,
+        u,
+        u,
+        "a-label-that-is-too-long",
+        EPOCH,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, DiskError::Ext4(Ext4Error::BadLabel { .. })),
+        "{e}"
+    );
+    let e = mkfs_ext4(&tar, &out, 4096, u, u, "root", EPOCH).unwrap_err();
+    assert!(
+        matches!(e, DiskError::Ext4(Ext4Error::BadSize { .. })),
+        "{e}"
+    );
+    let e = tar_tree(&dir.path().join("missing"), &tar, EPOCH).unwrap_err();
+    assert!(e.to_string().contains("missing"), "{e}");
+}
+
+#[test]
+fn estimate_counts_hard_links_once_and_adds_free_space() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one");
+    let two = dir.path().join("two");
+    for t in [&one, &two] {
+        fs::create_dir_all(t).unwrap();
+        fs::write(t.join("f"), vec![1u8; 10 * MIB as usize]).unwrap();
+    }
+    fs::hard_link(two.join("f"), two.join("g")).unwrap();
+    symlink("/nonexistent/target", two.join("dangling")).unwrap();
+    let a = estimate_ext4_size(&one, 0).unwrap();
+    let b = estimate_ext4_size(&two, 0).unwrap();
+    // Same data; only two small directory entries and a fast symlink more.
+    assert_eq!(a, b);
+    assert_eq!(a % MIB, 0);
+    // (10 MiB + journal) * 1.1 rounded up.
+    assert!((81 * MIB..=82 * MIB).contains(&a), "{a}");
+    let c = estimate_ext4_size(&one, 100 * MIB).unwrap();
+    assert_eq!(c, a + 100 * MIB);
+    assert!(estimate_ext4_size(&dir.path().join("missing"), 0)
+        .unwrap_err()
+        .to_string()
+        .contains("missing"));
+}

@@ -1,0 +1,138 @@
+//! Copy a layer's `root/` tree over the image tree, rendering `.tera`
+//! files. Entries are visited in sorted order; modes and symlinks are kept.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{symlink, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::paths::resolve_parent_in_root;
+use super::render::{render, RenderError, TemplateContext};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("copying {src} to {dest}: {source}")]
+    Io {
+        src: PathBuf,
+        dest: PathBuf,
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("template {0} is not UTF-8 text")]
+    NotText(PathBuf),
+}
+
+/// Apply `tree` onto `root`. Returns the image paths written (for logs).
+pub fn apply_tree(tree: &Path, root: &Path, ctx: &TemplateContext) -> Result<Vec<PathBuf>, ApplyError> {
+    let mut written = Vec::new();
+    walk(tree, tree, root, ctx, &mut written)?;
+    Ok(written)
+}
+
+fn walk(
+    base: &Path,
+    dir: &Path,
+    root: &Path,
+    ctx: &TemplateContext,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), ApplyError> {
+    let io_err = |src: &Path, dest: &Path| {
+        let (src, dest) = (src.to_owned(), dest.to_owned());
+        move |source| ApplyError::Io { src, dest, source }
+    };
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .map_err(io_err(dir, root))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let src = e.path();
+        let rel = src.strip_prefix(base).unwrap_or(&src).to_owned();
+        let meta = fs::symlink_metadata(&src).map_err(io_err(&src, root))?;
+        let is_template = meta.is_file() && rel.extension().is_some_and(|x| x == "tera");
+        let image_rel = if is_template {
+            rel.with_extension("")
+        } else {
+            rel.clone()
+        };
+        let dest = resolve_parent_in_root(root, &image_rel).map_err(io_err(&src, root))?;
+        if meta.is_dir() {
+            if fs::symlink_metadata(&dest).is_err() {
+                fs::create_dir_all(&dest).map_err(io_err(&src, &dest))?;
+                fs::set_permissions(&dest, fs::Permissions::from_mode(meta.permissions().mode()))
+                    .map_err(io_err(&src, &dest))?;
+            }
+            walk(base, &src, root, ctx, written)?;
+            continue;
+        }
+        if let Some(parent) = dest.parent() {
+            fs::create_dir_all(parent).map_err(io_err(&src, parent))?;
+        }
+        // Replace whatever is there (file or link), never write through a link.
+        if fs::symlink_metadata(&dest).is_ok_and(|m| !m.is_dir()) {
+            fs::remove_file(&dest).map_err(io_err(&src, &dest))?;
+        }
+        if meta.file_type().is_symlink() {
+            let target = fs::read_link(&src).map_err(io_err(&src, &dest))?;
+            symlink(&target, &dest).map_err(io_err(&src, &dest))?;
+        } else if is_template {
+            let text = fs::read(&src).map_err(io_err(&src, &dest))?;
+            let text = String::from_utf8(text).map_err(|_| ApplyError::NotText(src.clone()))?;
+            let out = render(&rel.to_string_lossy(), &text, ctx)?;
+            fs::write(&dest, out).map_err(io_err(&src, &dest))?;
+            fs::set_permissions(&dest, fs::Permissions::from_mode(meta.permissions().mode()))
+                .map_err(io_err(&src, &dest))?;
+        } else {
+            fs::copy(&src, &dest).map_err(io_err(&src, &dest))?;
+        }
+        written.push(Path::new("/").join(&image_rel));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layers::render::sample_context;
+
+    #[test]
+    fn copies_renders_and_keeps_modes_and_links() {
+        let t = tempfile::tempdir().unwrap();
+        let tree = t.path().join("tree");
+        let root = t.path().join("root");
+        fs::create_dir_all(tree.join("etc/x")).unwrap();
+        fs::create_dir_all(tree.join("usr/bin")).unwrap();
+        fs::create_dir_all(root.join("usr/lib")).unwrap();
+        symlink("usr/lib", root.join("lib")).unwrap();
+        fs::create_dir_all(tree.join("lib/systemd")).unwrap();
+        fs::write(tree.join("lib/systemd/u.service"), "[Unit]\n").unwrap();
+        fs::write(tree.join("etc/x/hello.conf.tera"), "host={{ hostname }}\n").unwrap();
+        fs::write(tree.join("usr/bin/tool"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(tree.join("usr/bin/tool"), fs::Permissions::from_mode(0o755)).unwrap();
+        symlink("hello.conf", tree.join("etc/x/link")).unwrap();
+        // A file already in the image is replaced, even when it is a link.
+        fs::create_dir_all(root.join("etc/x")).unwrap();
+        symlink("/etc/passwd", root.join("etc/x/hello.conf")).unwrap();
+
+        let written = apply_tree(&tree, &root, &sample_context()).unwrap();
+        assert_eq!(fs::read_to_string(root.join("etc/x/hello.conf")).unwrap(), "host=clic\n");
+        assert!(!root.join("etc/x/hello.conf.tera").exists());
+        let mode = fs::metadata(root.join("usr/bin/tool")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(fs::read_link(root.join("etc/x/link")).unwrap(), Path::new("hello.conf"));
+        // lib/ went through the image's own /lib -> usr/lib link.
+        assert!(root.join("usr/lib/systemd/u.service").is_file());
+        assert!(written.contains(&PathBuf::from("/etc/x/hello.conf")));
+    }
+
+    #[test]
+    fn a_bad_template_names_its_file() {
+        let t = tempfile::tempdir().unwrap();
+        let tree = t.path().join("tree");
+        fs::create_dir_all(&tree).unwrap();
+        fs::write(tree.join("bad.tera"), "{{ missing_value }}").unwrap();
+        let err = apply_tree(&tree, &t.path().join("root"), &sample_context()).unwrap_err();
+        assert!(err.to_string().contains("bad.tera"), "{err}");
+    }
+}

@@ -1,0 +1,320 @@
+//! Resolve: read the spec, its board profile and its layers, check all of
+//! it, and report every problem at once before any work starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::diag::{Diagnostic, Diagnostics, Source};
+use super::layer::{self, LoadedLayer};
+use super::model::*;
+use super::profile::{self, LoadedProfile};
+use crate::data::DataDir;
+
+/// Everything a build needs, checked.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub spec_path: PathBuf,
+    pub spec_sha256: String,
+    pub name: String,
+    pub description: String,
+    pub suite: String,
+    pub mirror: String,
+    pub board: LoadedProfile,
+    /// Layers in application order (dependencies first).
+    pub layers: Vec<LoadedLayer>,
+    pub packages: Vec<String>,
+    /// Extra file trees from the spec, in order.
+    pub overlays: Vec<PathBuf>,
+    pub hostname: String,
+    pub locale: String,
+    pub timezone: String,
+    /// `settings.<layer>.<key>`: layer defaults overridden by the spec.
+    pub settings: BTreeMap<String, toml::Table>,
+}
+
+pub struct Options<'a> {
+    pub data: &'a DataDir,
+    /// Build for this board instead of the spec's.
+    pub board_override: Option<&'a str>,
+}
+
+pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics> {
+    let src = Source::read(spec_path)?;
+    let spec: SpecFile = src.parse()?;
+    let spec_dir = spec_path
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut d = Diagnostics::default();
+    let diag = |span: std::ops::Range<usize>, key: &str, msg: String| -> Diagnostic {
+        src.diag(Some(span), key, msg)
+    };
+
+    if !valid_image_name(spec.name.get_ref()) {
+        d.0.push(diag(
+            spec.name.span(),
+            "name",
+            format!(
+                "`{}` is not a valid image name: use lowercase letters, digits, `-`, `_`, `.`",
+                spec.name.get_ref()
+            ),
+        ));
+    }
+    if !SUITES.contains(&spec.suite.get_ref().as_str()) {
+        d.0.push(
+            diag(
+                spec.suite.span(),
+                "suite",
+                format!("unsupported Debian suite `{}`", spec.suite.get_ref()),
+            )
+            .with_hint(format!("supported: {}", SUITES.join(", "))),
+        );
+    }
+
+    // Board.
+    let board_name = opts
+        .board_override
+        .map(str::to_owned)
+        .unwrap_or_else(|| spec.board.get_ref().clone());
+    let board_path = opts.data.profile_path(&board_name);
+    let board = if board_path.is_file() {
+        match profile::load(&board_path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                d.extend(e);
+                None
+            }
+        }
+    } else {
+        let known: Vec<String> = profile::list(&opts.data.profiles())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect();
+        d.0.push(
+            diag(
+                spec.board.span(),
+                "board",
+                format!("unknown board `{board_name}`"),
+            )
+            .with_hint(format!("known boards: {}", known.join(", "))),
+        );
+        None
+    };
+    if let Some(b) = &board {
+        let suites = &b.profile.suites;
+        if !suites.is_empty() && !suites.contains(spec.suite.get_ref()) {
+            d.0.push(diag(
+                spec.suite.span(),
+                "suite",
+                format!(
+                    "board `{}` does not support suite `{}` (it supports: {})",
+                    b.name,
+                    spec.suite.get_ref(),
+                    suites.join(", ")
+                ),
+            ));
+        }
+    }
+
+    // Layers, with what they need, dependencies first.
+    let available = layer::list(&opts.data.overlays());
+    let mut layers: Vec<LoadedLayer> = Vec::new();
+    for (i, l) in spec.layers.iter().enumerate() {
+        let key = format!("layers[{i}]");
+        if spec.layers[..i].iter().any(|o| o.get_ref() == l.get_ref()) {
+            d.0.push(diag(l.span(), &key, format!("layer `{}` is listed twice", l.get_ref())));
+            continue;
+        }
+        let mut stack = Vec::new();
+        if let Err(msg) = add_layer(l.get_ref(), opts.data, &available, &mut layers, &mut stack, &mut d) {
+            d.0.push(diag(l.span(), &key, msg).with_hint(format!("available layers: {}", available.join(", "))));
+        }
+    }
+
+    // Packages.
+    let mut packages: Vec<String> = Vec::new();
+    for (i, p) in spec.packages.iter().enumerate() {
+        if !valid_package(p.get_ref()) {
+            d.0.push(diag(
+                p.span(),
+                &format!("packages[{i}]"),
+                format!("`{}` is not a Debian package name", p.get_ref()),
+            ));
+        }
+    }
+    if let Some(b) = &board {
+        packages.extend(b.profile.packages.iter().cloned());
+    }
+    for l in &layers {
+        packages.extend(l.def.packages.iter().cloned());
+    }
+    packages.extend(spec.packages.iter().map(|p| p.get_ref().clone()));
+
+    // Overlays: directories relative to the spec.
+    let mut overlays = Vec::new();
+    for (i, o) in spec.overlays.iter().enumerate() {
+        let p = spec_dir.join(o.get_ref());
+        if p.is_dir() {
+            overlays.push(p);
+        } else {
+            d.0.push(diag(
+                o.span(),
+                &format!("overlays[{i}]"),
+                format!("overlay directory `{}` does not exist", p.display()),
+            ));
+        }
+    }
+
+    // System.
+    let sys = &spec.system;
+    let hostname = checked(&src, &mut d, &sys.hostname, "system.hostname", DEFAULT_HOSTNAME, valid_hostname, "a host name is letters, digits and `-` (one label, no dots)");
+    let locale = checked(&src, &mut d, &sys.locale, "system.locale", DEFAULT_LOCALE, valid_locale, "a locale looks like `fr_FR.UTF-8` or `C.UTF-8`");
+    let timezone = checked(&src, &mut d, &sys.timezone, "system.timezone", DEFAULT_TIMEZONE, valid_timezone, "a time zone looks like `Europe/Paris`");
+    if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
+        packages.push("locales".into());
+    }
+
+    // Settings: only declared keys of included layers.
+    let mut settings: BTreeMap<String, toml::Table> = BTreeMap::new();
+    for l in &layers {
+        let t: toml::Table = l
+            .def
+            .settings
+            .iter()
+            .map(|(k, v)| (k.clone(), v.default.clone()))
+            .collect();
+        settings.insert(l.name.clone(), t);
+    }
+    for (lname, table) in &spec.settings {
+        let Some(layer) = layers.iter().find(|l| &l.name == lname) else {
+            d.0.push(diag(
+                table.span(),
+                &format!("settings.{lname}"),
+                format!("settings for layer `{lname}`, which this spec does not include"),
+            ));
+            continue;
+        };
+        for (k, v) in table.get_ref() {
+            match layer.def.settings.get(k) {
+                Some(def) if def.default.same_type(v) => {
+                    if let Some(t) = settings.get_mut(lname) {
+                        t.insert(k.clone(), v.clone());
+                    }
+                }
+                Some(def) => d.0.push(diag(
+                    table.span(),
+                    &format!("settings.{lname}.{k}"),
+                    format!("expected a {}, found a {}", def.default.type_str(), v.type_str()),
+                )),
+                None => d.0.push(
+                    diag(table.span(), &format!("settings.{lname}.{k}"), format!("layer `{lname}` has no setting `{k}`"))
+                        .with_hint(format!(
+                            "its settings: {}",
+                            layer.def.settings.keys().cloned().collect::<Vec<_>>().join(", ")
+                        )),
+                ),
+            }
+        }
+    }
+
+    let mirror = spec
+        .mirror
+        .as_ref()
+        .map(|m| m.get_ref().clone())
+        .unwrap_or_else(|| DEFAULT_MIRROR.to_owned());
+    if let Some(m) = &spec.mirror {
+        if !(m.get_ref().starts_with("http://") || m.get_ref().starts_with("https://") || m.get_ref().starts_with("file://")) {
+            d.0.push(diag(m.span(), "mirror", "a mirror is an http://, https:// or file:// URL".into()));
+        }
+    }
+
+    packages.sort();
+    packages.dedup();
+    let Some(board) = board else {
+        return Err(d);
+    };
+    let spec_sha256 = hex::encode(Sha256::digest(src.text.as_bytes()));
+    d.into_result(Resolved {
+        spec_path: spec_path.to_owned(),
+        spec_sha256,
+        name: spec.name.into_inner(),
+        description: spec.description.unwrap_or_default(),
+        suite: spec.suite.into_inner(),
+        mirror,
+        board,
+        layers,
+        packages,
+        overlays,
+        hostname,
+        locale,
+        timezone,
+        settings,
+    })
+}
+
+#[allow(clippy::too_many_arguments)] // one call per [system] key, all named
+fn checked(
+    src: &Source,
+    d: &mut Diagnostics,
+    v: &Option<toml::Spanned<String>>,
+    key: &str,
+    default: &str,
+    ok: fn(&str) -> bool,
+    hint: &str,
+) -> String {
+    match v {
+        None => default.to_owned(),
+        Some(s) => {
+            if !ok(s.get_ref()) {
+                d.0.push(
+                    src.diag(Some(s.span()), key, format!("invalid value `{}`", s.get_ref()))
+                        .with_hint(hint),
+                );
+            }
+            s.get_ref().clone()
+        }
+    }
+}
+
+/// Depth-first: a layer's needs come before it; cycles are errors.
+fn add_layer(
+    name: &str,
+    data: &DataDir,
+    available: &[String],
+    out: &mut Vec<LoadedLayer>,
+    stack: &mut Vec<String>,
+    d: &mut Diagnostics,
+) -> Result<(), String> {
+    if out.iter().any(|l| l.name == name) {
+        return Ok(());
+    }
+    if stack.iter().any(|s| s == name) {
+        return Err(format!(
+            "layers need each other in a cycle: {} -> {name}",
+            stack.join(" -> ")
+        ));
+    }
+    if !available.iter().any(|a| a == name) {
+        return Err(match stack.last() {
+            Some(parent) => format!("layer `{parent}` needs layer `{name}`, which does not exist"),
+            None => format!("unknown layer `{name}`"),
+        });
+    }
+    let loaded = match layer::load(name, &data.overlays().join(name)) {
+        Ok(l) => l,
+        Err(e) => {
+            d.extend(e);
+            return Ok(());
+        }
+    };
+    stack.push(name.to_owned());
+    for need in loaded.def.needs.clone() {
+        add_layer(&need, data, available, out, stack, d)?;
+    }
+    stack.pop();
+    out.push(loaded);
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! The command line on bad and good input: fast, no root, no network.
+//! Malformed specs must fail before any download, with file:line and key.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn clic(args: &[&str], cwd: &Path) -> (Output, Duration) {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_clic"))
+        .args(args)
+        .current_dir(cwd)
+        .env("CLIC_DATA", repo())
+        .env("CLIC_CACHE", cwd.join("cache"))
+        .output()
+        .expect("run clic");
+    (out, t.elapsed())
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Write a spec into a temp dir and build it: it must be refused at once.
+fn refused(spec: &str) -> String {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(t.path().join("spec.toml"), spec).unwrap();
+    let (out, took) = clic(&["build", "spec.toml", "--out", "out"], t.path());
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "exit code for a bad spec; stderr:\n{err}");
+    assert!(took < Duration::from_secs(5), "refused in {took:?}: work started?");
+    assert!(!t.path().join("out").exists(), "output dir created for a bad spec");
+    assert!(!t.path().join("cache").exists(), "cache touched for a bad spec");
+    assert!(err.lines().count() < 25, "error is not one screen:\n{err}");
+    err
+}
+
+const GOOD: &str = r#"name = "t"
+board = "ordinosaure-amd64"
+suite = "bookworm"
+layers = ["base"]
+"#;
+
+#[test]
+fn bad_toml_names_file_and_line() {
+    let err = refused("name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = bookworm\n");
+    assert!(err.contains("spec.toml:3:"), "{err}");
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let err = refused(&format!("{GOOD}\n[system]\nhostname = \"box\"\nhostnmae = \"typo\"\n"));
+    assert!(err.contains("spec.toml:8:"), "{err}");
+    assert!(err.contains("hostnmae"), "{err}");
+}
+
+#[test]
+fn unknown_board_lists_known_boards() {
+    let err = refused(&GOOD.replace("ordinosaure-amd64", "pi9000"));
+    assert!(err.contains("spec.toml:2:9: `board`: unknown board `pi9000`"), "{err}");
+    assert!(err.contains("ordinosaure-amd64"), "hint lists boards: {err}");
+}
+
+#[test]
+fn missing_overlay_is_refused() {
+    let err = refused(&format!("{GOOD}overlays = [\"my-files\"]\n"));
+    assert!(err.contains("spec.toml:5:"), "{err}");
+    assert!(err.contains("`overlays[0]`"), "{err}");
+    assert!(err.contains("my-files"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let err = refused(
+        "name = \"Bad Name\"\nboard = \"ordinosaure-amd64\"\nsuite = \"sid\"\nlayers = [\"base\", \"nope\"]\npackages = [\"ok\", \"Not A Package\"]\n[system]\nhostname = \"-x\"\n",
+    );
+    for needle in ["`name`", "`suite`", "`layers[1]`", "`packages[1]`", "`system.hostname`"] {
+        assert!(err.contains(needle), "missing {needle} in:\n{err}");
+    }
+    assert!(err.contains("5 problems"), "{err}");
+}
+
+#[test]
+fn unknown_layer_setting_is_refused() {
+    let err = refused(&format!("{GOOD}\n[settings.base]\nwelcom = \"typo\"\n"));
+    assert!(err.contains("settings.base.welcom"), "{err}");
+}
+
+#[test]
+fn check_accepts_the_default_spec() {
+    let (out, _) = clic(&["check", "specs/clic-ordinosaure.toml"], &repo());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("board    ordinosaure-amd64"), "{text}");
+    assert!(text.contains("nginx") && text.contains("linux-image-amd64"), "{text}");
+}
+
+#[test]
+fn boards_lists_profiles() {
+    let (out, _) = clic(&["boards"], &repo());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ordinosaure-amd64") && text.contains("amd64"), "{text}");
+}
+
+#[test]
+fn boot_refuses_a_missing_image() {
+    let t = tempfile::tempdir().unwrap();
+    let (out, _) = clic(&["boot", "nope.img"], t.path());
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nope.img"), "{}", stderr(&out));
+}

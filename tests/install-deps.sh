@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs what building, booting and testing clic images needs on a fresh
+# Debian bookworm machine (run as root). Safe to run again: it only installs
+# what is missing. Newer mmdebstrap, e2fsprogs (mke2fs -d reads tarballs) and
+# QEMU come from bookworm-backports.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: run as root (building images needs it)" >&2
+  exit 1
+fi
+
+. /etc/os-release
+codename=${VERSION_CODENAME:-bookworm}
+backports=()
+if [ "$codename" = bookworm ]; then
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    cat > /etc/apt/sources.list.d/clic-backports.sources <<SRC
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  backports=(-t bookworm-backports)
+fi
+
+# Packages from backports on bookworm (versions that matter: mmdebstrap >= 1.4,
+# e2fsprogs >= 1.47.1 for `mke2fs -d TARBALL`).
+bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-utils)
+pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
+      arch-test uidmap tar python3 git)
+
+need=()
+for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+done
+mke2fs_ok=0
+if command -v mke2fs >/dev/null; then
+  v=$(mke2fs -V 2>&1 | head -n1 | sed -E 's/^mke2fs ([0-9.]+).*/\1/')
+  if [ "$(printf '%s\n1.47.1\n' "$v" | sort -V | head -n1)" = 1.47.1 ]; then mke2fs_ok=1; fi
+fi
+
+if [ ${#need[@]} -gt 0 ] || [ $mke2fs_ok -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${backports[@]}" "${bp_pkgs[@]}" >/dev/null
+  apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo is missing: install Rust (rustup) first" >&2
+  exit 1
+fi
+echo "install-deps: ok ($(mmdebstrap --version), $(mke2fs -V 2>&1 | head -n1), $(qemu-system-x86_64 --version | head -n1))"
