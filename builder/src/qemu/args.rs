@@ -167,7 +167,10 @@ impl QemuProfile {
             None => vec!["stdio"],
         };
         if ports.iter().filter(|p| **p == "stdio").count() != 1 {
-            return Err(bad("serial", "list exactly one `stdio` port: the console clic reads"));
+            return Err(bad(
+                "serial",
+                "list exactly one `stdio` port: the console clic reads",
+            ));
         }
         Ok(ports)
     }
@@ -180,13 +183,22 @@ impl QemuProfile {
                     .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
         };
         if !word(&self.system) {
-            return Err(bad("system", "expected a QEMU target such as `x86_64` or `aarch64`"));
+            return Err(bad(
+                "system",
+                "expected a QEMU target such as `x86_64` or `aarch64`",
+            ));
         }
         if !word(&self.machine) {
-            return Err(bad("machine", "expected a QEMU machine such as `pc` or `raspi3b`"));
+            return Err(bad(
+                "machine",
+                "expected a QEMU machine such as `pc` or `raspi3b`",
+            ));
         }
         if self.firmware.is_empty() {
-            return Err(bad("firmware", "list at least one of `bios`, `uefi`, `none`"));
+            return Err(bad(
+                "firmware",
+                "list at least one of `bios`, `uefi`, `none`",
+            ));
         }
         if self.memory.trim().is_empty() {
             return Err(bad("memory", "expected a size such as `512M`"));
@@ -243,12 +255,18 @@ pub fn qemu_command(
     }
     match opts.firmware {
         Firmware::Bios if !profile.is_x86() => {
-            return Err(bad("firmware", "`bios` (SeaBIOS) exists only for x86; use `uefi` or `none`"));
+            return Err(bad(
+                "firmware",
+                "`bios` (SeaBIOS) exists only for x86; use `uefi` or `none`",
+            ));
         }
         Firmware::Bios => {}
         Firmware::Uefi => match &opts.uefi {
             Some(UefiFirmware::Pflash { code, vars }) => {
-                let code = format!("if=pflash,format=raw,unit=0,readonly=on,file={}", opt_path(code));
+                let code = format!(
+                    "if=pflash,format=raw,unit=0,readonly=on,file={}",
+                    opt_path(code)
+                );
                 let vars = format!("if=pflash,format=raw,unit=1,file={}", opt_path(vars));
                 push(&["-drive", &code, "-drive", &vars]);
             }

@@ -22,7 +22,9 @@ fn x86_64() -> QemuProfile {
 }
 
 fn strings(args: &[OsString]) -> Vec<String> {
-    args.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    args.iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect()
 }
 
 fn command(p: &QemuProfile, o: &BootOptions) -> (String, Vec<String>) {
@@ -31,8 +33,20 @@ fn command(p: &QemuProfile, o: &BootOptions) -> (String, Vec<String>) {
 }
 
 const COMMON: [&str; 14] = [
-    "-machine", "pc", "-accel", "tcg", "-m", "1G", "-smp", "2", "-nographic", "-monitor", "none",
-    "-serial", "stdio", "-no-reboot",
+    "-machine",
+    "pc",
+    "-accel",
+    "tcg",
+    "-m",
+    "1G",
+    "-smp",
+    "2",
+    "-nographic",
+    "-monitor",
+    "none",
+    "-serial",
+    "stdio",
+    "-no-reboot",
 ];
 
 fn with_common(rest: &[&str]) -> Vec<String> {
@@ -42,7 +56,10 @@ fn with_common(rest: &[&str]) -> Vec<String> {
 #[test]
 fn x86_64_bios() {
     let mut o = BootOptions::new("/out/clic-amd64.img", Firmware::Bios);
-    o.forwards = vec![Forward::parse("8080:80").unwrap(), Forward::parse("127.0.0.1:2222:22").unwrap()];
+    o.forwards = vec![
+        Forward::parse("8080:80").unwrap(),
+        Forward::parse("127.0.0.1:2222:22").unwrap(),
+    ];
     let (program, args) = command(&x86_64(), &o);
     assert_eq!(program, "qemu-system-x86_64");
     assert_eq!(
@@ -88,7 +105,10 @@ fn x86_64_uefi() {
     assert_eq!(args[14..16], ["-bios", "/usr/share/ovmf/OVMF.fd"]);
 
     o.uefi = None;
-    assert!(matches!(qemu_command(&x86_64(), &o), Err(QemuError::UefiNotResolved)));
+    assert!(matches!(
+        qemu_command(&x86_64(), &o),
+        Err(QemuError::UefiNotResolved)
+    ));
 }
 
 #[test]
@@ -110,9 +130,23 @@ fn i386_bios_ide_default_nic() {
     assert_eq!(
         args,
         [
-            "-machine", "pc", "-accel", "tcg", "-cpu", "pentium3", "-m", "256M", "-nographic",
-            "-monitor", "none", "-serial", "stdio", "-no-reboot", "-drive",
-            "file=/out/clic-i386.img,format=raw,if=ide,snapshot=on", "-nic",
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "pentium3",
+            "-m",
+            "256M",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-drive",
+            "file=/out/clic-i386.img,format=raw,if=ide,snapshot=on",
+            "-nic",
             "user,hostfwd=tcp:127.0.0.1:8080-:80",
         ]
     );
@@ -137,7 +171,10 @@ fn aarch64_virt_kernel_from_image() {
         "#,
     );
     let mut o = BootOptions::new("/out/clic-arm64.img", p.default_firmware());
-    assert!(matches!(qemu_command(&p, &o), Err(QemuError::KernelNotExtracted)));
+    assert!(matches!(
+        qemu_command(&p, &o),
+        Err(QemuError::KernelNotExtracted)
+    ));
     o.kernel = Some("/tmp/x/vmlinuz".into());
     o.initrd = Some("/tmp/x/initrd.img".into());
     o.forwards = vec![Forward::parse("8080:80").unwrap()];
@@ -146,12 +183,34 @@ fn aarch64_virt_kernel_from_image() {
     assert_eq!(
         args,
         [
-            "-machine", "virt", "-accel", "tcg", "-cpu", "cortex-a72", "-m", "1G", "-nographic",
-            "-monitor", "none", "-serial", "stdio", "-no-reboot", "-kernel", "/tmp/x/vmlinuz",
-            "-initrd", "/tmp/x/initrd.img", "-append", "root=/dev/vda2 console=ttyAMA0", "-drive",
-            "file=/out/clic-arm64.img,format=raw,if=virtio,snapshot=on", "-netdev",
-            "user,hostfwd=tcp:127.0.0.1:8080-:80,id=net0", "-device", "virtio-net-pci,netdev=net0",
-            "-device", "virtio-rng-pci",
+            "-machine",
+            "virt",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "cortex-a72",
+            "-m",
+            "1G",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-kernel",
+            "/tmp/x/vmlinuz",
+            "-initrd",
+            "/tmp/x/initrd.img",
+            "-append",
+            "root=/dev/vda2 console=ttyAMA0",
+            "-drive",
+            "file=/out/clic-arm64.img,format=raw,if=virtio,snapshot=on",
+            "-netdev",
+            "user,hostfwd=tcp:127.0.0.1:8080-:80,id=net0",
+            "-device",
+            "virtio-net-pci,netdev=net0",
+            "-device",
+            "virtio-rng-pci",
         ]
     );
 }
@@ -183,18 +242,40 @@ fn raspi3b_sd_card_and_usb_net() {
     assert_eq!(
         args,
         [
-            "-machine", "raspi3b", "-accel", "tcg", "-m", "1G", "-nographic", "-monitor", "none",
-            "-serial", "stdio", "-no-reboot", "-kernel", "/tmp/k/vmlinuz", "-initrd",
-            "/tmp/k/initrd.img", "-dtb", "/tmp/k/bcm2837-rpi-3-b.dtb", "-append",
-            "console=ttyS1,115200 console=ttyAMA0,115200 root=/dev/mmcblk0p2 rw", "-drive",
-            "file=/out/clic-rpi3.img,format=raw,if=sd,snapshot=on", "-netdev",
-            "user,hostfwd=tcp:127.0.0.1:8080-:80,id=net0", "-device", "usb-net,netdev=net0",
+            "-machine",
+            "raspi3b",
+            "-accel",
+            "tcg",
+            "-m",
+            "1G",
+            "-nographic",
+            "-monitor",
+            "none",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-kernel",
+            "/tmp/k/vmlinuz",
+            "-initrd",
+            "/tmp/k/initrd.img",
+            "-dtb",
+            "/tmp/k/bcm2837-rpi-3-b.dtb",
+            "-append",
+            "console=ttyS1,115200 console=ttyAMA0,115200 root=/dev/mmcblk0p2 rw",
+            "-drive",
+            "file=/out/clic-rpi3.img,format=raw,if=sd,snapshot=on",
+            "-netdev",
+            "user,hostfwd=tcp:127.0.0.1:8080-:80,id=net0",
+            "-device",
+            "usb-net,netdev=net0",
         ]
     );
     // The caller's command line wins over the profile's.
     o.append = Some("console=ttyAMA0 init=/bin/sh".into());
     let (_, args) = command(&p, &o);
-    assert!(args.windows(2).any(|w| w == ["-append", "console=ttyAMA0 init=/bin/sh"]));
+    assert!(args
+        .windows(2)
+        .any(|w| w == ["-append", "console=ttyAMA0 init=/bin/sh"]));
 }
 
 #[test]
@@ -209,20 +290,37 @@ fn nvme_serial_ports_and_no_nic() {
     assert_eq!(
         args[9..],
         [
-            "-monitor", "none", "-serial", "null", "-serial", "stdio", "-no-reboot", "-drive",
-            "file=/i.img,format=raw,if=none,id=disk0,snapshot=on", "-device",
-            "nvme,drive=disk0,serial=clic0", "-nic", "none", "-S",
+            "-monitor",
+            "none",
+            "-serial",
+            "null",
+            "-serial",
+            "stdio",
+            "-no-reboot",
+            "-drive",
+            "file=/i.img,format=raw,if=none,id=disk0,snapshot=on",
+            "-device",
+            "nvme,drive=disk0,serial=clic0",
+            "-nic",
+            "none",
+            "-S",
         ]
     );
     o.forwards = vec![Forward::parse("80:80").unwrap()];
-    assert!(matches!(qemu_command(&p, &o), Err(QemuError::ForwardWithoutNic)));
+    assert!(matches!(
+        qemu_command(&p, &o),
+        Err(QemuError::ForwardWithoutNic)
+    ));
 }
 
 #[test]
 fn mistakes_are_named() {
     let o = BootOptions::new("/i.img", Firmware::None);
     let err = qemu_command(&x86_64(), &o).unwrap_err().to_string();
-    assert!(err.contains("[Bios, Uefi]") && err.contains("`none`"), "{err}");
+    assert!(
+        err.contains("[Bios, Uefi]") && err.contains("`none`"),
+        "{err}"
+    );
 
     let mut p = x86_64();
     p.firmware.push(Firmware::None);

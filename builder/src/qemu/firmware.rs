@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn known_targets_name_their_package() {
         assert_eq!(uefi_files("x86_64").map(|f| f.package), Some("ovmf"));
-        assert_eq!(uefi_files("aarch64").map(|f| f.package), Some("qemu-efi-aarch64"));
+        assert_eq!(
+            uefi_files("aarch64").map(|f| f.package),
+            Some("qemu-efi-aarch64")
+        );
         assert!(uefi_files("i386").is_none());
         let err = locate_uefi("mips", Path::new("/tmp")).unwrap_err();
         assert!(err.to_string().contains("mips"), "{err}");
@@ -94,7 +97,10 @@ mod tests {
             UefiFirmware::Pflash { code, vars } => {
                 assert_eq!(code, Path::new(files.code));
                 assert!(vars.starts_with(dir.path()));
-                assert_eq!(std::fs::read(&vars).unwrap(), std::fs::read(files.vars).unwrap());
+                assert_eq!(
+                    std::fs::read(&vars).unwrap(),
+                    std::fs::read(files.vars).unwrap()
+                );
             }
             other => panic!("expected pflash, got {other:?}"),
         }

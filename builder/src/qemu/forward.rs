@@ -31,10 +31,16 @@ impl Forward {
                     .map_err(|_| err(&format!("`{addr}` is not an IPv4 address")))?;
                 (addr, *host, *guest)
             }
-            _ => return Err(err("expected HOST_PORT:GUEST_PORT or ADDR:HOST_PORT:GUEST_PORT")),
+            _ => {
+                return Err(err(
+                    "expected HOST_PORT:GUEST_PORT or ADDR:HOST_PORT:GUEST_PORT",
+                ))
+            }
         };
         let port = |p: &str, which: &str| match p.parse::<u16>() {
-            Ok(0) | Err(_) => Err(err(&format!("{which} port `{p}` is not a number from 1 to 65535"))),
+            Ok(0) | Err(_) => Err(err(&format!(
+                "{which} port `{p}` is not a number from 1 to 65535"
+            ))),
             Ok(n) => Ok(n),
         };
         Ok(Forward {
@@ -46,7 +52,10 @@ impl Forward {
 
     /// The value of QEMU's `hostfwd=` option.
     pub fn hostfwd(&self) -> String {
-        format!("tcp:{}:{}-:{}", self.host_addr, self.host_port, self.guest_port)
+        format!(
+            "tcp:{}:{}-:{}",
+            self.host_addr, self.host_port, self.guest_port
+        )
     }
 }
 
@@ -59,7 +68,11 @@ impl FromStr for Forward {
 
 impl fmt::Display for Forward {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.host_addr, self.host_port, self.guest_port)
+        write!(
+            f,
+            "{}:{}:{}",
+            self.host_addr, self.host_port, self.guest_port
+        )
     }
 }
 

@@ -19,15 +19,27 @@ pub struct HttpResponse {
 /// GET `http://host:port{path}`, retrying while nothing answers (QEMU's user
 /// network accepts connections and drops them while the guest port is
 /// closed). Any complete response is returned, whatever its status.
-pub fn wait_http(host: &str, port: u16, path: &str, timeout: Duration) -> Result<HttpResponse, QemuError> {
+pub fn wait_http(
+    host: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<HttpResponse, QemuError> {
     let url = format!("http://{host}:{port}{path}");
     let start = Instant::now();
     loop {
         if interrupt::requested() {
-            return Err(QemuError::Interrupted { last_lines: Vec::new() });
+            return Err(QemuError::Interrupted {
+                last_lines: Vec::new(),
+            });
         }
         let left = timeout.saturating_sub(start.elapsed());
-        let last_error = match get_once(host, port, path, left.clamp(Duration::from_millis(100), Duration::from_secs(10))) {
+        let last_error = match get_once(
+            host,
+            port,
+            path,
+            left.clamp(Duration::from_millis(100), Duration::from_secs(10)),
+        ) {
             Ok(r) => return Ok(r),
             Err(e) => e,
         };
@@ -48,20 +60,27 @@ fn get_once(host: &str, port: u16, path: &str, timeout: Duration) -> Result<Http
         .map_err(|e| format!("resolving {host}: {e}"))?
         .next()
         .ok_or_else(|| format!("{host} has no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connecting: {e}"))?;
-    s.set_read_timeout(Some(timeout)).map_err(|e| e.to_string())?;
-    s.set_write_timeout(Some(timeout)).map_err(|e| e.to_string())?;
+    let mut s =
+        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("connecting: {e}"))?;
+    s.set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    s.set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
     let request = format!("GET {path} HTTP/1.0\r\nHost: {host}:{port}\r\nUser-Agent: clic\r\nConnection: close\r\n\r\n");
-    s.write_all(request.as_bytes()).map_err(|e| format!("sending request: {e}"))?;
+    s.write_all(request.as_bytes())
+        .map_err(|e| format!("sending request: {e}"))?;
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).map_err(|e| format!("reading response: {e}"))?;
+    s.read_to_end(&mut raw)
+        .map_err(|e| format!("reading response: {e}"))?;
     parse_response(&raw)
 }
 
 /// PURE: status and body of a complete HTTP/1.x response.
 pub fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {
     if raw.is_empty() {
-        return Err("connection closed without a response (is the service up in the guest?)".into());
+        return Err(
+            "connection closed without a response (is the service up in the guest?)".into(),
+        );
     }
     let head_end = raw
         .windows(4)
@@ -89,9 +108,15 @@ mod tests {
     fn parses_status_and_body() {
         let r = parse_response(b"HTTP/1.1 404 Not Found\r\nServer: nginx\r\n\r\nnope").unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, &b"nope"[..]));
-        assert!(parse_response(b"").unwrap_err().contains("without a response"));
-        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n").unwrap_err().contains("status line"));
-        assert!(parse_response(b"HTTP/1.0 200 OK\r\nX: y").unwrap_err().contains("headers"));
+        assert!(parse_response(b"")
+            .unwrap_err()
+            .contains("without a response"));
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n")
+            .unwrap_err()
+            .contains("status line"));
+        assert!(parse_response(b"HTTP/1.0 200 OK\r\nX: y")
+            .unwrap_err()
+            .contains("headers"));
     }
 
     #[test]
@@ -105,7 +130,8 @@ mod tests {
             let (mut s, _) = listener.accept().unwrap();
             let mut req = [0u8; 1024];
             let n = s.read(&mut req).unwrap();
-            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>portal</h1>").unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>portal</h1>")
+                .unwrap();
             String::from_utf8_lossy(&req[..n]).into_owned()
         });
         let r = wait_http("127.0.0.1", port, "/index.html", Duration::from_secs(10)).unwrap();
@@ -118,7 +144,11 @@ mod tests {
     #[test]
     fn gives_up_after_the_timeout_with_the_last_error() {
         // A port nobody listens on: bind then drop to get one.
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let t = Instant::now();
         let err = wait_http("127.0.0.1", port, "/", Duration::from_secs(1)).unwrap_err();
         assert!(t.elapsed() < Duration::from_secs(5));

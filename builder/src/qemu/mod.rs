@@ -5,7 +5,7 @@
 //! - `firmware`: where Debian installs OVMF/AAVMF; a writable vars copy per boot.
 //! - `serial` (pure): escape stripping, rolling buffer, pattern and panic detection.
 //! - `runner`: spawn QEMU, watch the console with a timeout, run a check while
-//!   the guest is up, and always stop QEMU (a guard kills it on every path).
+//!   the guest is up; `process`: the guard that stops QEMU on every path.
 //! - `http`: a minimal GET through a forwarded port, for those checks.
 //!
 //! The console is the guest's serial port wired to QEMU's stdio (`-nographic
@@ -15,6 +15,7 @@ mod args;
 mod firmware;
 mod forward;
 mod http;
+mod process;
 mod runner;
 mod serial;
 #[cfg(test)]
@@ -83,7 +84,11 @@ pub enum QemuError {
         line: String,
         last_lines: Vec<String>,
     },
-    #[error("QEMU ended ({status}) before the guest printed what was awaited{}{}", stderr_tail(stderr), serial_tail(last_lines))]
+    #[error(
+        "QEMU ended ({status}) before the guest printed what was awaited{}{}",
+        stderr_tail(stderr),
+        serial_tail(last_lines)
+    )]
     QemuExited {
         status: ExitStatus,
         stderr: String,
@@ -91,7 +96,10 @@ pub enum QemuError {
     },
     #[error("interrupted; QEMU stopped{}", if last_lines.is_empty() { String::new() } else { serial_tail(last_lines) })]
     Interrupted { last_lines: Vec<String> },
-    #[error("check while the guest was up failed: {source}{}", serial_tail(last_lines))]
+    #[error(
+        "check while the guest was up failed: {source}{}",
+        serial_tail(last_lines)
+    )]
     Check {
         source: CheckError,
         last_lines: Vec<String>,

@@ -1,11 +1,10 @@
-//! Run QEMU, watch its serial console, decide, and stop it. A `Qemu` guard
-//! owns the child: whatever happens (error, Ctrl-C, a panicking check), it
-//! sends SIGTERM, then SIGKILL after `GRACE`, and reaps the process.
+//! Run QEMU, watch its serial console, decide, and stop it (the `Qemu` guard
+//! stops it on every path, panics included).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, ExitStatus, Stdio};
+use std::process::{ChildStdout, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -13,14 +12,16 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use super::{locate_uefi, qemu_command, BootOptions, Console, DriveKind, Firmware, QemuError, QemuProfile, Seen};
-use crate::cmd::{self, Cmd};
+use super::process::{Qemu, GRACE};
+use super::{
+    locate_uefi, qemu_command, BootOptions, Console, DriveKind, Firmware, QemuError, QemuProfile,
+    Seen,
+};
+use crate::cmd::Cmd;
 use crate::interrupt;
 
 /// Serial console lines carried by boot errors.
 pub const LAST_LINES: usize = 30;
-/// Between SIGTERM and SIGKILL.
-const GRACE: Duration = Duration::from_secs(5);
 /// After "Kernel panic", wait this long for the rest of the report.
 const PANIC_GRACE: Duration = Duration::from_secs(3);
 const TICK: Duration = Duration::from_millis(100);
@@ -36,7 +37,8 @@ pub struct Watch {
     pub until: Option<Regex>,
     /// From QEMU's start until `until` matches.
     pub timeout: Duration,
-    /// Copy the console to our stdout as it arrives.
+    /// Copy the console to our stdout as it arrives, escapes removed (the
+    /// firmware's `ESC c` and `ESC [?7l` would reset the user's terminal).
     pub echo: bool,
     /// Save the console text (escapes removed) to this file.
     pub log: Option<std::path::PathBuf>,
@@ -69,14 +71,23 @@ pub enum Verdict {
 }
 
 /// Boot and wait for `watch.until`; QEMU is stopped before this returns.
-pub fn boot(profile: &QemuProfile, opts: &BootOptions, watch: &Watch) -> Result<Verdict, QemuError> {
+pub fn boot(
+    profile: &QemuProfile,
+    opts: &BootOptions,
+    watch: &Watch,
+) -> Result<Verdict, QemuError> {
     boot_with(profile, opts, watch, || Ok(()))
 }
 
 /// Like `boot`, and run `on_match` as soon as `until` matches, while the guest
 /// is still up (e.g. `wait_http` through a forwarded port); its error fails
 /// the boot. The console keeps being read meanwhile.
-pub fn boot_with<F>(profile: &QemuProfile, opts: &BootOptions, watch: &Watch, on_match: F) -> Result<Verdict, QemuError>
+pub fn boot_with<F>(
+    profile: &QemuProfile,
+    opts: &BootOptions,
+    watch: &Watch,
+    on_match: F,
+) -> Result<Verdict, QemuError>
 where
     F: FnOnce() -> Result<(), CheckError>,
 {
@@ -94,11 +105,13 @@ where
     let (program, args) = qemu_command(profile, &opts)?;
     let console = Arc::new(Mutex::new(Console::new(watch.until.as_ref())?));
     let log = match &watch.log {
-        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| io_err(&format!("creating serial log {}", p.display()), e))?)),
+        Some(p) => Some(BufWriter::new(File::create(p).map_err(|e| {
+            io_err(&format!("creating serial log {}", p.display()), e)
+        })?)),
         None => None,
     };
 
-    let (child, _cmdline) = Cmd::new(&program)
+    let (mut child, _cmdline) = Cmd::new(&program)
         .args(&args)
         .spawn_with(Stdio::piped(), Stdio::piped())
         .map_err(|source| QemuError::Start {
@@ -106,9 +119,8 @@ where
             source,
         })?;
     let start = Instant::now();
-    let mut qemu = Qemu { child: Some(child), status: None };
-    let stdout = qemu.child.as_mut().and_then(|c| c.stdout.take());
-    let stderr = qemu.child.as_mut().and_then(|c| c.stderr.take());
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let mut qemu = Qemu::new(child);
     let (tx, rx) = mpsc::channel();
     let reader = stdout.map(|out| spawn_reader(out, Arc::clone(&console), watch.echo, log, tx));
     let err_reader = stderr.map(|mut e| {
@@ -124,11 +136,16 @@ where
     let status = qemu.stop();
     let log_result = reader.and_then(|r| r.join().ok()).unwrap_or(Ok(()));
     let stderr = err_reader.and_then(|h| h.join().ok()).unwrap_or_default();
-    let last_lines = console.lock().unwrap_or_else(PoisonError::into_inner).last_lines(LAST_LINES);
+    let last_lines = console
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .last_lines(LAST_LINES);
 
     let verdict = match outcome {
         Outcome::Matched(after) => Verdict::Matched { after },
-        Outcome::Exited(after) if watch.until.is_none() && status.is_some_and(|s| s.success()) => Verdict::Ended { after },
+        Outcome::Exited(after) if watch.until.is_none() && status.is_some_and(|s| s.success()) => {
+            Verdict::Ended { after }
+        }
         Outcome::Exited(_) => {
             return Err(QemuError::QemuExited {
                 status: status.unwrap_or_default(),
@@ -163,7 +180,13 @@ enum Event {
     Eof,
 }
 
-fn watch_console<F>(qemu: &mut Qemu, rx: &Receiver<Event>, watch: &Watch, start: Instant, on_match: F) -> Outcome
+fn watch_console<F>(
+    qemu: &mut Qemu,
+    rx: &Receiver<Event>,
+    watch: &Watch,
+    start: Instant,
+    on_match: F,
+) -> Outcome
 where
     F: FnOnce() -> Result<(), CheckError>,
 {
@@ -187,7 +210,9 @@ where
         }
         match kept {
             Some((after, Some(stop))) if now >= stop => return Outcome::Matched(after),
-            None if deadline.is_some_and(|d| now >= d) && panic.is_none() => return Outcome::Timeout(start.elapsed()),
+            None if deadline.is_some_and(|d| now >= d) && panic.is_none() => {
+                return Outcome::Timeout(start.elapsed())
+            }
             _ => {}
         }
         match rx.recv_timeout(TICK) {
@@ -256,18 +281,26 @@ fn spawn_reader(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            if echo {
-                let mut o = io::stdout().lock();
-                let _ = o.write_all(&buf[..n]).and_then(|()| o.flush());
-            }
             clean.clear();
-            let seen = console.lock().unwrap_or_else(PoisonError::into_inner).feed(&buf[..n], &mut clean);
+            let seen = console
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .feed(&buf[..n], &mut clean);
+            if echo && !clean.is_empty() {
+                let mut o = io::stdout().lock();
+                let _ = o.write_all(&clean).and_then(|()| o.flush());
+            }
             if let (Some(w), true) = (&mut log, log_result.is_ok()) {
                 log_result = w.write_all(&clean);
             }
             send(seen);
         }
-        send(console.lock().unwrap_or_else(PoisonError::into_inner).finish());
+        send(
+            console
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .finish(),
+        );
         if let (Some(w), true) = (&mut log, log_result.is_ok()) {
             log_result = w.flush();
         }
@@ -276,62 +309,9 @@ fn spawn_reader(
     })
 }
 
-/// Owns the QEMU process; dropping it stops QEMU.
-struct Qemu {
-    child: Option<Child>,
-    status: Option<ExitStatus>,
-}
-
-impl Qemu {
-    /// The exit status if QEMU has ended (reaped at most once).
-    fn poll(&mut self) -> Option<ExitStatus> {
-        if let Some(c) = &mut self.child {
-            match c.try_wait() {
-                Ok(Some(s)) => {
-                    self.status = Some(s);
-                    self.child = None;
-                }
-                Ok(None) => {}
-                Err(_) => self.child = None, // not our child any more
-            }
-        }
-        self.status
-    }
-
-    fn wait_for(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let start = Instant::now();
-        while self.poll().is_none() && self.child.is_some() && start.elapsed() < limit {
-            thread::sleep(Duration::from_millis(20));
-        }
-        self.status
-    }
-
-    /// SIGTERM, then SIGKILL after `GRACE`; reaps the process.
-    fn stop(&mut self) -> Option<ExitStatus> {
-        if self.poll().is_some() {
-            return self.status;
-        }
-        if let Some(c) = &self.child {
-            cmd::terminate(c);
-        }
-        if self.wait_for(GRACE).is_none() {
-            if let Some(mut c) = self.child.take() {
-                let _ = c.kill();
-                self.status = c.wait().ok();
-            }
-        }
-        self.status
-    }
-}
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 fn check_image(profile: &QemuProfile, image: &Path) -> Result<(), QemuError> {
-    let meta = std::fs::metadata(image).map_err(|e| io_err(&format!("reading disk image {}", image.display()), e))?;
+    let meta = std::fs::metadata(image)
+        .map_err(|e| io_err(&format!("reading disk image {}", image.display()), e))?;
     if profile.drive == DriveKind::Sd && !meta.len().is_power_of_two() {
         return Err(QemuError::SdSize {
             path: image.to_owned(),

@@ -195,14 +195,27 @@ mod tests {
     }
 
     fn feed_all(c: &mut Console, chunks: &[&[u8]]) -> Vec<Seen> {
-        chunks.iter().map(|ch| c.feed(ch, &mut Vec::new())).collect()
+        chunks
+            .iter()
+            .map(|ch| c.feed(ch, &mut Vec::new()))
+            .collect()
     }
 
     #[test]
     fn prompt_without_newline_matches_across_chunks() {
         let mut c = console(r"clic login: $");
-        let seen = feed_all(&mut c, &[b"Debian GNU/Linux 12 clic ttyS0\r\n\r\ncl", b"ic log", b"in: "]);
-        assert_eq!(seen.iter().map(|s| s.matched).collect::<Vec<_>>(), [false, false, true]);
+        let seen = feed_all(
+            &mut c,
+            &[
+                b"Debian GNU/Linux 12 clic ttyS0\r\n\r\ncl",
+                b"ic log",
+                b"in: ",
+            ],
+        );
+        assert_eq!(
+            seen.iter().map(|s| s.matched).collect::<Vec<_>>(),
+            [false, false, true]
+        );
         // Reported once only.
         assert!(!c.feed(b"\r\nclic login: ", &mut Vec::new()).matched);
     }
@@ -224,7 +237,10 @@ mod tests {
     fn systemd_colours_do_not_split_words() {
         let mut c = console(r"Started nginx\.service");
         let mut clean = Vec::new();
-        let s = c.feed(b"[\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mnginx.service\x1b[0m - A high\r\n", &mut clean);
+        let s = c.feed(
+            b"[\x1b[0;32m  OK  \x1b[0m] Started \x1b[0;1;39mnginx.service\x1b[0m - A high\r\n",
+            &mut clean,
+        );
         assert!(s.matched);
         assert_eq!(clean, b"[  OK  ] Started nginx.service - A high\n");
     }
@@ -257,7 +273,13 @@ mod tests {
     #[test]
     fn panic_in_last_unfinished_line_is_seen_at_the_end() {
         let mut c = Console::new(None).unwrap();
-        assert!(c.feed(b"Kernel panic - not syncing: Attempted to kill init!", &mut Vec::new()).panic.is_none());
+        assert!(c
+            .feed(
+                b"Kernel panic - not syncing: Attempted to kill init!",
+                &mut Vec::new()
+            )
+            .panic
+            .is_none());
         assert!(c.finish().panic.is_some());
     }
 
@@ -265,10 +287,19 @@ mod tests {
     fn buffer_stays_bounded_and_keeps_recent_lines() {
         let mut c = console(r"(?m)^needle$");
         for i in 0..5000 {
-            assert!(!c.feed(format!("line {i} of boot noise\n").as_bytes(), &mut Vec::new()).matched);
+            assert!(
+                !c.feed(
+                    format!("line {i} of boot noise\n").as_bytes(),
+                    &mut Vec::new()
+                )
+                .matched
+            );
         }
         assert!(c.text.len() <= MAX);
-        assert_eq!(c.last_lines(2), ["line 4998 of boot noise", "line 4999 of boot noise"]);
+        assert_eq!(
+            c.last_lines(2),
+            ["line 4998 of boot noise", "line 4999 of boot noise"]
+        );
         assert!(c.feed(b"needle\n", &mut Vec::new()).matched);
     }
 

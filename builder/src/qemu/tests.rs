@@ -66,7 +66,10 @@ fn boot_disk(dir: &Path, msg: &str, reset: bool) -> PathBuf {
     code.extend([0xF4, 0xEB, 0xFD]); // hlt; jmp back to hlt
     let mut disk = vec![0u8; 1 << 20];
     disk[..code.len()].copy_from_slice(&code);
-    assert!(MSG_AT + msg.len() < 0x1FE, "message too long for a boot sector");
+    assert!(
+        MSG_AT + msg.len() < 0x1FE,
+        "message too long for a boot sector"
+    );
     disk[MSG_AT..MSG_AT + msg.len()].copy_from_slice(msg.as_bytes());
     disk[0x1FE..0x200].copy_from_slice(&[0x55, 0xAA]);
     let path = dir.join("boot.img");
@@ -80,7 +83,12 @@ fn processes_using(image: &Path) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
         .filter(|e| {
             std::fs::read(e.path().join("cmdline"))
                 .map(|c| String::from_utf8_lossy(&c).contains(&needle))
@@ -103,9 +111,15 @@ fn seabios_marker_matches_and_qemu_is_gone() {
     let image = empty_disk(dir.path());
     let opts = BootOptions::new(&image, Firmware::Bios);
     let verdict = boot(&pc(Some("none")), &opts, &watch("No bootable device", 60)).unwrap();
-    let Verdict::Matched { after } = verdict else { panic!("{verdict:?}") };
+    let Verdict::Matched { after } = verdict else {
+        panic!("{verdict:?}")
+    };
     eprintln!("SeaBIOS printed `No bootable device` {after:?} after QEMU started");
-    assert!(processes_using(&image).is_empty(), "QEMU left running: {:?}", processes_using(&image));
+    assert!(
+        processes_using(&image).is_empty(),
+        "QEMU left running: {:?}",
+        processes_using(&image)
+    );
 }
 
 #[test]
@@ -113,7 +127,11 @@ fn prompt_without_newline_matches_while_guest_runs_check() {
     require_qemu();
     let dir = tempfile::tempdir().unwrap();
     let image = boot_disk(dir.path(), PROMPT, false);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut opts = BootOptions::new(&image, Firmware::Bios);
     opts.forwards = vec![Forward::parse(&format!("{port}:80")).unwrap()];
     let mut w = watch(r"clic login: $", 60);
@@ -123,7 +141,8 @@ fn prompt_without_newline_matches_while_guest_runs_check() {
             return Err("QEMU is not running during the check".into());
         }
         // QEMU's user network listens on the forwarded host port.
-        TcpStream::connect(("127.0.0.1", port)).map_err(|e| format!("forwarded port {port}: {e}"))?;
+        TcpStream::connect(("127.0.0.1", port))
+            .map_err(|e| format!("forwarded port {port}: {e}"))?;
         Ok(())
     })
     .unwrap();
@@ -143,13 +162,31 @@ fn silence_times_out_and_qemu_is_killed() {
     let t = Instant::now();
     let opts = BootOptions::new(&image, Firmware::Bios);
     let err = boot(&pc(Some("none")), &opts, &watch("never printed", 3)).unwrap_err();
-    let QemuError::Timeout { waited, last_lines } = &err else { panic!("{err}") };
-    assert!(*waited >= Duration::from_secs(3) && *waited < Duration::from_secs(4), "{waited:?}");
-    assert_eq!(last_lines.last().map(String::as_str), Some("booted, now silent"));
-    assert!(t.elapsed() < Duration::from_secs(9), "stopping took too long: {:?}", t.elapsed());
-    assert!(processes_using(&image).is_empty(), "QEMU left running after a timeout");
+    let QemuError::Timeout { waited, last_lines } = &err else {
+        panic!("{err}")
+    };
+    assert!(
+        *waited >= Duration::from_secs(3) && *waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert_eq!(
+        last_lines.last().map(String::as_str),
+        Some("booted, now silent")
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(9),
+        "stopping took too long: {:?}",
+        t.elapsed()
+    );
+    assert!(
+        processes_using(&image).is_empty(),
+        "QEMU left running after a timeout"
+    );
     let msg = err.to_string();
-    assert!(msg.contains("within 3.0 s") && msg.contains("  | booted, now silent"), "{msg}");
+    assert!(
+        msg.contains("within 3.0 s") && msg.contains("  | booted, now silent"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -162,9 +199,19 @@ fn kernel_panic_on_console_is_reported() {
     let t = Instant::now();
     let opts = BootOptions::new(&image, Firmware::Bios);
     let err = boot(&pc(Some("none")), &opts, &watch("login:", 60)).unwrap_err();
-    let QemuError::KernelPanic { line, last_lines } = &err else { panic!("{err}") };
-    assert_eq!(line, "[    2.2] Kernel panic - not syncing: VFS: Unable to mount root fs");
-    assert!(last_lines.last().is_some_and(|l| l.contains("end Kernel panic")), "{last_lines:?}");
+    let QemuError::KernelPanic { line, last_lines } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(
+        line,
+        "[    2.2] Kernel panic - not syncing: VFS: Unable to mount root fs"
+    );
+    assert!(
+        last_lines
+            .last()
+            .is_some_and(|l| l.contains("end Kernel panic")),
+        "{last_lines:?}"
+    );
     assert!(t.elapsed() < Duration::from_secs(30));
     assert!(processes_using(&image).is_empty());
 }
@@ -176,7 +223,9 @@ fn guest_reset_ends_qemu_before_match() {
     let image = boot_disk(dir.path(), "\r\nrebooting\r\n", true);
     let opts = BootOptions::new(&image, Firmware::Bios);
     let err = boot(&pc(Some("none")), &opts, &watch("login:", 60)).unwrap_err();
-    let QemuError::QemuExited { last_lines, .. } = &err else { panic!("{err}") };
+    let QemuError::QemuExited { last_lines, .. } = &err else {
+        panic!("{err}")
+    };
     assert_eq!(last_lines.last().map(String::as_str), Some("rebooting"));
     assert!(err.to_string().contains("QEMU ended"), "{err}");
 
@@ -205,8 +254,14 @@ fn failing_check_stops_qemu_and_keep_running_holds_it() {
     w.keep_running = Some(Duration::from_secs(2));
     let t = Instant::now();
     let verdict = boot(&pc(Some("none")), &opts, &w).unwrap();
-    let Verdict::Matched { after } = verdict else { panic!("{verdict:?}") };
-    assert!(t.elapsed() >= after + Duration::from_secs(2), "{:?} {after:?}", t.elapsed());
+    let Verdict::Matched { after } = verdict else {
+        panic!("{verdict:?}")
+    };
+    assert!(
+        t.elapsed() >= after + Duration::from_secs(2),
+        "{:?} {after:?}",
+        t.elapsed()
+    );
     assert!(processes_using(&image).is_empty());
 }
 
@@ -219,7 +274,9 @@ fn uefi_shell_prompt_matches_through_escapes() {
     // escapes around it and no newline.
     let opts = BootOptions::new(&image, Firmware::Uefi);
     let verdict = boot(&pc(Some("none")), &opts, &watch(r"Shell> $", 120)).unwrap();
-    let Verdict::Matched { after } = verdict else { panic!("{verdict:?}") };
+    let Verdict::Matched { after } = verdict else {
+        panic!("{verdict:?}")
+    };
     eprintln!("OVMF showed its shell prompt {after:?} after QEMU started");
     assert!(processes_using(&image).is_empty());
 }
@@ -238,7 +295,12 @@ fn setup_errors_say_what_to_do() {
     assert!(err.to_string().contains("apt-get install"), "{err}");
 
     let missing = dir.path().join("nope.img");
-    let err = boot(&pc(None), &BootOptions::new(&missing, Firmware::Bios), &watch("x", 1)).unwrap_err();
+    let err = boot(
+        &pc(None),
+        &BootOptions::new(&missing, Firmware::Bios),
+        &watch("x", 1),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("nope.img"), "{err}");
 
     let mut sd = pc(None);
