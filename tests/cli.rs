@@ -31,10 +31,23 @@ fn refused(spec: &str) -> String {
     std::fs::write(t.path().join("spec.toml"), spec).unwrap();
     let (out, took) = clic(&["build", "spec.toml", "--out", "out"], t.path());
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "exit code for a bad spec; stderr:\n{err}");
-    assert!(took < Duration::from_secs(5), "refused in {took:?}: work started?");
-    assert!(!t.path().join("out").exists(), "output dir created for a bad spec");
-    assert!(!t.path().join("cache").exists(), "cache touched for a bad spec");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit code for a bad spec; stderr:\n{err}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "refused in {took:?}: work started?"
+    );
+    assert!(
+        !t.path().join("out").exists(),
+        "output dir created for a bad spec"
+    );
+    assert!(
+        !t.path().join("cache").exists(),
+        "cache touched for a bad spec"
+    );
     assert!(err.lines().count() < 25, "error is not one screen:\n{err}");
     err
 }
@@ -53,7 +66,9 @@ fn bad_toml_names_file_and_line() {
 
 #[test]
 fn unknown_key_names_file_line_and_key() {
-    let err = refused(&format!("{GOOD}\n[system]\nhostname = \"box\"\nhostnmae = \"typo\"\n"));
+    let err = refused(&format!(
+        "{GOOD}\n[system]\nhostname = \"box\"\nhostnmae = \"typo\"\n"
+    ));
     assert!(err.contains("spec.toml:8:"), "{err}");
     assert!(err.contains("hostnmae"), "{err}");
 }
@@ -61,8 +76,14 @@ fn unknown_key_names_file_line_and_key() {
 #[test]
 fn unknown_board_lists_known_boards() {
     let err = refused(&GOOD.replace("ordinosaure-amd64", "pi9000"));
-    assert!(err.contains("spec.toml:2:9: `board`: unknown board `pi9000`"), "{err}");
-    assert!(err.contains("ordinosaure-amd64"), "hint lists boards: {err}");
+    assert!(
+        err.contains("spec.toml:2:9: `board`: unknown board `pi9000`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ordinosaure-amd64"),
+        "hint lists boards: {err}"
+    );
 }
 
 #[test]
@@ -78,7 +99,13 @@ fn every_problem_is_reported_at_once() {
     let err = refused(
         "name = \"Bad Name\"\nboard = \"ordinosaure-amd64\"\nsuite = \"sid\"\nlayers = [\"base\", \"nope\"]\npackages = [\"ok\", \"Not A Package\"]\n[system]\nhostname = \"-x\"\n",
     );
-    for needle in ["`name`", "`suite`", "`layers[1]`", "`packages[1]`", "`system.hostname`"] {
+    for needle in [
+        "`name`",
+        "`suite`",
+        "`layers[1]`",
+        "`packages[1]`",
+        "`system.hostname`",
+    ] {
         assert!(err.contains(needle), "missing {needle} in:\n{err}");
     }
     assert!(err.contains("5 problems"), "{err}");
@@ -96,7 +123,10 @@ fn check_accepts_the_default_spec() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("board    ordinosaure-amd64"), "{text}");
-    assert!(text.contains("nginx") && text.contains("linux-image-amd64"), "{text}");
+    assert!(
+        text.contains("nginx") && text.contains("linux-image-amd64"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -104,7 +134,10 @@ fn boards_lists_profiles() {
     let (out, _) = clic(&["boards"], &repo());
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ordinosaure-amd64") && text.contains("amd64"), "{text}");
+    assert!(
+        text.contains("ordinosaure-amd64") && text.contains("amd64"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -13,7 +13,10 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn work() -> PathBuf {
@@ -29,7 +32,9 @@ const EPOCH: &str = "1735689600";
 
 fn clic() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.current_dir(repo()).env("CLIC_DATA", repo()).env("SOURCE_DATE_EPOCH", EPOCH);
+    c.current_dir(repo())
+        .env("CLIC_DATA", repo())
+        .env("SOURCE_DATE_EPOCH", EPOCH);
     c
 }
 
@@ -70,7 +75,11 @@ fn image() -> &'static Path {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn boot_and_fetch(firmware: &str) {
@@ -80,9 +89,22 @@ fn boot_and_fetch(firmware: &str) {
     let mut c = clic();
     c.arg("boot")
         .arg(img)
-        .args(["--firmware", firmware, "--until", "login:", "--timeout", "400", "--quiet"])
+        .args([
+            "--firmware",
+            firmware,
+            "--until",
+            "login:",
+            "--timeout",
+            "400",
+            "--quiet",
+        ])
         .args(["--forward", &format!("127.0.0.1:{port}:80")])
-        .args(["--http-check", "/", "--http-expect", "Cette boîte CLIC! fonctionne."])
+        .args([
+            "--http-check",
+            "/",
+            "--http-expect",
+            "Cette boîte CLIC! fonctionne.",
+        ])
         .arg("--log")
         .arg(&log);
     let out = run(c);
@@ -90,7 +112,11 @@ fn boot_and_fetch(firmware: &str) {
     assert!(err.contains("HTTP 200 from"), "{err}");
     let serial = std::fs::read_to_string(&log).unwrap();
     // GRUB ran from our image, then Debian's kernel found root by PARTUUID.
-    assert!(serial.contains("root=PARTUUID="), "kernel command line not seen:\n{}", tail(&serial, 40));
+    assert!(
+        serial.contains("root=PARTUUID="),
+        "kernel command line not seen:\n{}",
+        tail(&serial, 40)
+    );
     assert!(serial.contains("clic login:"), "{}", tail(&serial, 40));
 }
 
@@ -110,7 +136,8 @@ fn boots_with_ovmf_and_serves_http() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn manifest_lists_board_spec_and_packages() {
     let img = image();
-    let text = std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap();
+    let text =
+        std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap();
     let m: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(m["board"], "ordinosaure-amd64");
     assert_eq!(m["suite"], "bookworm");
@@ -119,7 +146,10 @@ fn manifest_lists_board_spec_and_packages() {
     assert_eq!(m["spec_sha256"], hex::encode(sha2::Sha256::digest(&spec)));
     let pkgs = m["packages"].as_array().unwrap();
     for want in ["nginx", "linux-image-amd64", "systemd", "grub-pc-bin"] {
-        let p = pkgs.iter().find(|p| p["name"] == want).unwrap_or_else(|| panic!("{want} not in manifest"));
+        let p = pkgs
+            .iter()
+            .find(|p| p["name"] == want)
+            .unwrap_or_else(|| panic!("{want} not in manifest"));
         assert!(!p["version"].as_str().unwrap().is_empty());
     }
     let meta = std::fs::metadata(img).unwrap();
@@ -133,10 +163,20 @@ fn manifest_lists_board_spec_and_packages() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn image_holds_no_secrets_or_host_state() {
     let img = image();
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap()).unwrap();
-    let root = m["partitions"].as_array().unwrap().iter().find(|p| p["role"] == "root").unwrap();
-    let (start, size) = (root["start"].as_u64().unwrap(), root["size"].as_u64().unwrap());
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    let root = m["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "root")
+        .unwrap();
+    let (start, size) = (
+        root["start"].as_u64().unwrap(),
+        root["size"].as_u64().unwrap(),
+    );
     let ext4 = work().join("root-extract.ext4");
     let status = Command::new("dd")
         .arg(format!("if={}", img.display()))
@@ -147,21 +187,47 @@ fn image_holds_no_secrets_or_host_state() {
         .status()
         .unwrap();
     assert!(status.success());
-    let fsck = Command::new("e2fsck").args(["-fn"]).arg(&ext4).output().unwrap();
-    assert!(fsck.status.success(), "e2fsck: {}", String::from_utf8_lossy(&fsck.stdout));
+    let fsck = Command::new("e2fsck")
+        .args(["-fn"])
+        .arg(&ext4)
+        .output()
+        .unwrap();
+    assert!(
+        fsck.status.success(),
+        "e2fsck: {}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
     let cat = |p: &str| {
-        let o = Command::new("debugfs").args(["-R", &format!("cat {p}")]).arg(&ext4).output().unwrap();
+        let o = Command::new("debugfs")
+            .args(["-R", &format!("cat {p}")])
+            .arg(&ext4)
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    assert_eq!(cat("/etc/machine-id"), "", "machine-id must be made at first boot");
+    assert_eq!(
+        cat("/etc/machine-id"),
+        "",
+        "machine-id must be made at first boot"
+    );
     assert_eq!(cat("/etc/hostname"), "clic\n");
     assert!(cat("/etc/fstab").contains(&format!("UUID={}", root["fs_uuid"].as_str().unwrap())));
-    let ls = Command::new("debugfs").args(["-R", "ls /etc/ssh"]).arg(&ext4).output().unwrap();
-    assert!(!String::from_utf8_lossy(&ls.stdout).contains("ssh_host_"), "host keys baked in");
+    let ls = Command::new("debugfs")
+        .args(["-R", "ls /etc/ssh"])
+        .arg(&ext4)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ls.stdout).contains("ssh_host_"),
+        "host keys baked in"
+    );
     let shadow = cat("/etc/shadow");
     for line in shadow.lines() {
         let hash = line.split(':').nth(1).unwrap_or("");
-        assert!(hash.starts_with('*') || hash.starts_with('!'), "account with a usable password: {line}");
+        assert!(
+            hash.starts_with('*') || hash.starts_with('!'),
+            "account with a usable password: {line}"
+        );
     }
     std::fs::remove_file(&ext4).unwrap();
 }
@@ -175,15 +241,26 @@ fn rebuild_from_the_cache_is_byte_identical() {
     let out = work().join("b");
     let o = build(&out, &["--offline"]);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!err.contains("Get:"), "offline build downloaded:\n{}", tail(&err, 30));
+    assert!(
+        !err.contains("Get:"),
+        "offline build downloaded:\n{}",
+        tail(&err, 30)
+    );
     let second = out.join(format!("{NAME}.img"));
-    let (a, b) = (std::fs::read(first).unwrap(), std::fs::read(&second).unwrap());
+    let (a, b) = (
+        std::fs::read(first).unwrap(),
+        std::fs::read(&second).unwrap(),
+    );
     assert_eq!(a.len(), b.len());
     if a != b {
         let first_diff = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(0);
-        panic!("images differ, first at byte {first_diff} (keep {} to compare)", second.display());
+        panic!(
+            "images differ, first at byte {first_diff} (keep {} to compare)",
+            second.display()
+        );
     }
-    let ma = std::fs::read_to_string(first.with_file_name(format!("{NAME}.manifest.json"))).unwrap();
+    let ma =
+        std::fs::read_to_string(first.with_file_name(format!("{NAME}.manifest.json"))).unwrap();
     let mb = std::fs::read_to_string(out.join(format!("{NAME}.manifest.json"))).unwrap();
     assert_eq!(ma, mb);
 }
@@ -198,9 +275,13 @@ fn interrupted_build_leaves_nothing_behind() {
     let (tmp, out) = (base.join("tmp"), base.join("out"));
     std::fs::create_dir_all(&tmp).unwrap();
     let mut c = clic();
-    c.args(["build", SPEC, "--out"]).arg(&out).arg("--workdir").arg(&tmp);
-    c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
+    c.args(["build", SPEC, "--out"])
+        .arg(&out)
+        .arg("--workdir")
+        .arg(&tmp);
+    c.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
     // Wait until mmdebstrap has mounted /proc in the tree, then interrupt.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
@@ -210,28 +291,54 @@ fn interrupted_build_leaves_nothing_behind() {
             .filter_map(|e| e.ok())
             .any(|e| e.path().join("root/var/lib/dpkg/status").exists());
         if installing || std::time::Instant::now() > deadline {
-            assert!(!mounts.contains(tmp.to_str().unwrap()), "mmdebstrap's mounts leak into our namespace");
+            assert!(
+                !mounts.contains(tmp.to_str().unwrap()),
+                "mmdebstrap's mounts leak into our namespace"
+            );
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     unsafe_kill(child.id(), 2);
     let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "{}", String::from_utf8_lossy(&o.stderr));
-    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).collect();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .collect();
     assert!(left.is_empty(), "work directory left behind: {left:?}");
     let outputs: Vec<_> = std::fs::read_dir(&out)
         .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(outputs.is_empty(), "partial output left: {outputs:?}");
     let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    assert!(!mounts.contains(base.to_str().unwrap()), "mount left behind");
+    assert!(
+        !mounts.contains(base.to_str().unwrap()),
+        "mount left behind"
+    );
     // No process is left working in the tree either.
-    let ps = Command::new("pgrep").args(["-f", base.to_str().unwrap()]).output().unwrap();
-    assert!(ps.stdout.is_empty(), "processes left: {}", String::from_utf8_lossy(&ps.stdout));
+    let ps = Command::new("pgrep")
+        .args(["-f", base.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        ps.stdout.is_empty(),
+        "processes left: {}",
+        String::from_utf8_lossy(&ps.stdout)
+    );
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
-    let ok = Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()).status().unwrap();
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
     assert!(ok.success());
 }

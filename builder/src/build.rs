@@ -48,7 +48,13 @@ const DEFAULT_ROOT_FREE: u64 = 256 * MIB;
 /// and different specs different UUIDs.
 pub fn seed(r: &Resolved) -> Vec<u8> {
     let mut h = Sha256::new();
-    for part in ["clic-image-v1", &r.name, &r.board.name, &r.suite, &r.spec_sha256] {
+    for part in [
+        "clic-image-v1",
+        &r.name,
+        &r.board.name,
+        &r.suite,
+        &r.spec_sha256,
+    ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
     }
@@ -58,10 +64,16 @@ pub fn seed(r: &Resolved) -> Vec<u8> {
 /// `SOURCE_DATE_EPOCH` from the environment, else the last commit that
 /// touched the spec, else the spec file's modification time.
 pub fn source_date_epoch(spec: &Path) -> i64 {
-    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH").ok().and_then(|v| v.trim().parse().ok()) {
+    if let Some(v) = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+    {
         return v;
     }
-    let dir = spec.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = spec
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if let Ok(out) = Cmd::new("git")
         .args(["log", "-1", "--format=%ct", "--"])
         .arg(spec.file_name().unwrap_or_default())
@@ -83,7 +95,10 @@ pub fn source_date_epoch(spec: &Path) -> i64 {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("{context}: {source}")]
-    Io { context: String, source: std::io::Error },
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Rootfs(#[from] rootfs::RootfsError),
     #[error(transparent)]
@@ -129,7 +144,13 @@ struct Steps {
 
 impl Steps {
     fn new(total: usize) -> Steps {
-        Steps { total, n: 0, started: Instant::now(), current: None, done: Vec::new() }
+        Steps {
+            total,
+            n: 0,
+            started: Instant::now(),
+            current: None,
+            done: Vec::new(),
+        }
     }
     fn start(&mut self, name: &str, detail: &str) {
         self.finish();
@@ -149,13 +170,19 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let seed = seed(r);
     let epoch = opts.source_date_epoch;
     let bootloader = loader::by_name(&profile.boot.loader)?;
-    fs::create_dir_all(&opts.out_dir).map_err(io(format!("creating output directory {}", opts.out_dir.display())))?;
+    fs::create_dir_all(&opts.out_dir).map_err(io(format!(
+        "creating output directory {}",
+        opts.out_dir.display()
+    )))?;
     let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
     fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
     let work = tempfile::Builder::new()
         .prefix("clic-build-")
         .tempdir_in(&work_parent)
-        .map_err(io(format!("creating a work directory in {}", work_parent.display())))?;
+        .map_err(io(format!(
+            "creating a work directory in {}",
+            work_parent.display()
+        )))?;
     let root = work.path().join("root");
     let mut steps = Steps::new(6);
 
@@ -163,7 +190,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let root_fs_uuid = layout::seeded_uuid(&seed, "root-fs");
     let root_hash_seed = layout::seeded_uuid(&seed, "root-fs-hash-seed");
     let requests_probe = partition_requests(r, 0)?;
-    let probe = compute_layout(profile.disk.table, &profile.arch, &requests_probe, &layout_options(r), &seed)?;
+    let probe = compute_layout(
+        profile.disk.table,
+        &profile.arch,
+        &requests_probe,
+        &layout_options(r),
+        &seed,
+    )?;
     let root_partuuid = probe
         .by_role(PartRole::Root)
         .map(|p| p.part_uuid.clone())
@@ -172,7 +205,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // 1. Debian tree.
     steps.start(
         "rootfs",
-        &format!("mmdebstrap {} {} ({} packages requested{})", r.suite, profile.arch, r.packages.len(), if opts.offline { ", offline" } else { "" }),
+        &format!(
+            "mmdebstrap {} {} ({} packages requested{})",
+            r.suite,
+            profile.arch,
+            r.packages.len(),
+            if opts.offline { ", offline" } else { "" }
+        ),
     );
     let req = RootfsRequest {
         arch: profile.arch.clone(),
@@ -186,7 +225,14 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     check_interrupt()?;
 
     // 2. Layers, overlays, system files, units.
-    steps.start("layers", &r.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "));
+    steps.start(
+        "layers",
+        &r.layers
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
     let ctx = template_context(r, epoch);
     for l in &r.layers {
         if let Some(tree) = l.root() {
@@ -205,12 +251,22 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         }
     }
     let fat_volume_ids = fat_volume_ids(r, &seed);
-    system::apply(&root, &r.hostname, &r.locale, &r.timezone, &fstab_entries(r, &root_fs_uuid.to_string(), &fat_volume_ids))?;
+    system::apply(
+        &root,
+        &r.hostname,
+        &r.locale,
+        &r.timezone,
+        &fstab_entries(r, &root_fs_uuid.to_string(), &fat_volume_ids),
+    )?;
     if root.join("etc/locale.gen").is_file() {
-        Cmd::new("chroot").arg(&root).arg("locale-gen").run().map_err(|source| BuildError::Cmd {
-            context: format!("generating locale {}", r.locale),
-            source,
-        })?;
+        Cmd::new("chroot")
+            .arg(&root)
+            .arg("locale-gen")
+            .run()
+            .map_err(|source| BuildError::Cmd {
+                context: format!("generating locale {}", r.locale),
+                source,
+            })?;
     }
     check_interrupt()?;
 
@@ -221,10 +277,16 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         boot: &profile.boot,
         root_partuuid: &root_partuuid,
         root_fs_uuid: &root_fs_uuid.to_string(),
-        templates: data.root.join("profiles/loaders").join(&profile.boot.loader),
+        templates: data
+            .root
+            .join("profiles/loaders")
+            .join(&profile.boot.loader),
     };
     let prepared = bootloader.prepare(&root, &lctx)?;
-    let packages: Vec<Package> = rootfs::installed_packages(&root)?.iter().map(Package::from).collect();
+    let packages: Vec<Package> = rootfs::installed_packages(&root)?
+        .iter()
+        .map(Package::from)
+        .collect();
     normalise::normalise(&root).map_err(io("cleaning the image tree"))?;
     check_interrupt()?;
 
@@ -236,25 +298,48 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         .find(|p| p.role == PartRole::Root)
         .and_then(|p| p.free)
         .map_or(DEFAULT_ROOT_FREE, |s| s.0);
-    let root_size = ext4::estimate_ext4_size(&root, root_free).map_err(io("measuring the image tree"))?;
-    steps.start("filesystems", &format!("ext4 root of {} from the tree", human(root_size)));
+    let root_size =
+        ext4::estimate_ext4_size(&root, root_free).map_err(io("measuring the image tree"))?;
+    steps.start(
+        "filesystems",
+        &format!("ext4 root of {} from the tree", human(root_size)),
+    );
     let tar = work.path().join("root.tar");
     ext4::tar_tree(&root, &tar, epoch)?;
     // The tree is no longer needed: free its space before making the image.
     fs::remove_dir_all(&root).map_err(io("removing the image tree"))?;
     let root_img = work.path().join("root.ext4");
-    ext4::mkfs_ext4(&tar, &root_img, root_size, root_fs_uuid, root_hash_seed, "clic-root", epoch)?;
+    ext4::mkfs_ext4(
+        &tar,
+        &root_img,
+        root_size,
+        root_fs_uuid,
+        root_hash_seed,
+        "clic-root",
+        epoch,
+    )?;
     let _ = fs::remove_file(&tar);
     check_interrupt()?;
 
     // 5. Disk image.
     let requests = partition_requests(r, root_size)?;
-    let layout = compute_layout(profile.disk.table, &profile.arch, &requests, &layout_options(r), &seed)?;
+    let layout = compute_layout(
+        profile.disk.table,
+        &profile.arch,
+        &requests,
+        &layout_options(r),
+        &seed,
+    )?;
     let final_partuuid = layout.by_role(PartRole::Root).map(|p| p.part_uuid.as_str());
     if final_partuuid != Some(root_partuuid.as_str()) {
-        return Err(BuildError::Internal("root PARTUUID changed with the partition size".into()));
+        return Err(BuildError::Internal(
+            "root PARTUUID changed with the partition size".into(),
+        ));
     }
-    steps.start("assemble", &format!("{:?} disk of {}", layout.table, human(layout.disk_size)));
+    steps.start(
+        "assemble",
+        &format!("{:?} disk of {}", layout.table, human(layout.disk_size)),
+    );
     let boot = bootloader.place(&prepared, &layout)?;
     let mut parts: Vec<(u32, PartContent)> = Vec::new();
     for p in &layout.partitions {
@@ -277,8 +362,18 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let image_tmp = tempfile::Builder::new()
         .prefix(&format!(".{image_name}."))
         .tempfile_in(&opts.out_dir)
-        .map_err(io(format!("creating a temporary image in {}", opts.out_dir.display())))?;
-    assemble(image_tmp.path(), &layout, &parts, boot.mbr_boot_code, &[], epoch)?;
+        .map_err(io(format!(
+            "creating a temporary image in {}",
+            opts.out_dir.display()
+        )))?;
+    assemble(
+        image_tmp.path(),
+        &layout,
+        &parts,
+        boot.mbr_boot_code,
+        &[],
+        epoch,
+    )?;
     check_interrupt()?;
 
     // 6. Manifest, then move both into place.
@@ -297,13 +392,17 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         clic_version: env!("CARGO_PKG_VERSION").into(),
         source_date_epoch: epoch,
         layers: r.layers.iter().map(|l| l.name.clone()).collect(),
-        image: ImageInfo { file: image_name.clone(), size, sha256 },
+        image: ImageInfo {
+            file: image_name.clone(),
+            size,
+            sha256,
+        },
         partitions: layout
             .partitions
             .iter()
             .map(|p| PartitionInfo {
                 number: p.number,
-                role: format!("{:?}", p.role).to_lowercase(),
+                role: p.role.name().to_owned(),
                 label: p.label.clone(),
                 start: p.start,
                 size: p.size,
@@ -315,7 +414,9 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
                 },
                 fs_uuid: match p.role {
                     PartRole::Root => Some(root_fs_uuid.to_string()),
-                    PartRole::Esp | PartRole::Boot => fat_volume_ids.get(&p.label).map(|v| fat_uuid(*v)),
+                    PartRole::Esp | PartRole::Boot => {
+                        fat_volume_ids.get(&p.label).map(|v| fat_uuid(*v))
+                    }
                     _ => None,
                 },
             })
@@ -328,16 +429,22 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         .prefix(&format!(".{}.manifest.", r.name))
         .tempfile_in(&opts.out_dir)
         .map_err(io("creating the manifest"))?;
-    std::io::Write::write_all(&mut manifest_tmp, manifest::to_json(&manifest_data).as_bytes()).map_err(io("writing the manifest"))?;
+    std::io::Write::write_all(
+        &mut manifest_tmp,
+        manifest::to_json(&manifest_data).as_bytes(),
+    )
+    .map_err(io("writing the manifest"))?;
     let image_path = opts.out_dir.join(&image_name);
     image_tmp.persist(&image_path).map_err(|e| BuildError::Io {
         context: format!("moving the image to {}", image_path.display()),
         source: e.error,
     })?;
-    manifest_tmp.persist(&manifest_path).map_err(|e| BuildError::Io {
-        context: format!("moving the manifest to {}", manifest_path.display()),
-        source: e.error,
-    })?;
+    manifest_tmp
+        .persist(&manifest_path)
+        .map_err(|e| BuildError::Io {
+            context: format!("moving the manifest to {}", manifest_path.display()),
+            source: e.error,
+        })?;
     steps.finish();
     let total = steps.started.elapsed();
     eprintln!(
@@ -347,13 +454,25 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         manifest_data.packages.len(),
         total.as_secs_f64()
     );
-    let times: Vec<String> = steps.done.iter().map(|(n, d)| format!("{n} {:.1} s", d.as_secs_f64())).collect();
+    let times: Vec<String> = steps
+        .done
+        .iter()
+        .map(|(n, d)| format!("{n} {:.1} s", d.as_secs_f64()))
+        .collect();
     eprintln!("==> steps: {}", times.join(", "));
-    Ok(BuildOutput { image: image_path, manifest: manifest_path, manifest_data, steps: steps.done })
+    Ok(BuildOutput {
+        image: image_path,
+        manifest: manifest_path,
+        manifest_data,
+        steps: steps.done,
+    })
 }
 
 fn layout_options(r: &Resolved) -> LayoutOptions {
-    LayoutOptions { round_disk_to: r.board.profile.disk.round, ..LayoutOptions::default() }
+    LayoutOptions {
+        round_disk_to: r.board.profile.disk.round,
+        ..LayoutOptions::default()
+    }
 }
 
 fn partition_requests(r: &Resolved, root_size: u64) -> Result<Vec<PartitionRequest>, BuildError> {
@@ -365,7 +484,11 @@ fn partition_requests(r: &Resolved, root_size: u64) -> Result<Vec<PartitionReque
         .map(|p| PartitionRequest {
             role: p.role,
             label: p.label.clone(),
-            size: if p.role == PartRole::Root { root_size.max(MIB) } else { p.size.map_or(MIB, |s| s.0) },
+            size: if p.role == PartRole::Root {
+                root_size.max(MIB)
+            } else {
+                p.size.map_or(MIB, |s| s.0)
+            },
             bootable: matches!(p.role, PartRole::Boot),
         })
         .collect())
@@ -379,7 +502,12 @@ fn fat_volume_ids(r: &Resolved, seed: &[u8]) -> std::collections::BTreeMap<Strin
         .partitions
         .iter()
         .filter(|p| matches!(p.role, PartRole::Esp | PartRole::Boot))
-        .map(|p| (p.label.clone(), layout::seeded_u32(seed, &format!("fat-volume-id-{}", p.label))))
+        .map(|p| {
+            (
+                p.label.clone(),
+                layout::seeded_u32(seed, &format!("fat-volume-id-{}", p.label)),
+            )
+        })
         .collect()
 }
 
@@ -390,10 +518,19 @@ pub fn fat_uuid(id: u32) -> String {
 
 /// FAT labels are at most 11 upper-case characters.
 fn fat_label(label: &str) -> String {
-    label.to_uppercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(11).collect()
+    label
+        .to_uppercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(11)
+        .collect()
 }
 
-fn fstab_entries(r: &Resolved, root_uuid: &str, fat_ids: &std::collections::BTreeMap<String, u32>) -> Vec<system::FstabEntry> {
+fn fstab_entries(
+    r: &Resolved,
+    root_uuid: &str,
+    fat_ids: &std::collections::BTreeMap<String, u32>,
+) -> Vec<system::FstabEntry> {
     let mut v = vec![system::FstabEntry {
         spec: format!("UUID={root_uuid}"),
         mountpoint: "/".into(),
@@ -443,7 +580,9 @@ pub fn hash_file(path: &Path) -> Result<(u64, String), BuildError> {
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = f.read(&mut buf).map_err(io(format!("reading {}", path.display())))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(io(format!("reading {}", path.display())))?;
         if n == 0 {
             break;
         }

@@ -81,7 +81,8 @@ impl Cmd {
     }
 
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Self {
-        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self.env
+            .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         self
     }
 
@@ -192,11 +193,7 @@ impl Cmd {
     }
 
     /// Spawn with the given stdio set up by the caller (for QEMU and pipes).
-    pub fn spawn_with(
-        &self,
-        stdout: Stdio,
-        stderr: Stdio,
-    ) -> Result<(Child, String), CmdError> {
+    pub fn spawn_with(&self, stdout: Stdio, stderr: Stdio) -> Result<(Child, String), CmdError> {
         let cmdline = self.cmdline();
         let mut c = self.command();
         c.stdout(stdout).stderr(stderr);

@@ -70,7 +70,10 @@ impl From<&InstalledPackage> for Package {
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("reading manifest {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("manifest {path} is not a clic manifest: {detail}")]
     Parse { path: PathBuf, detail: String },
     #[error("manifest {path} has format version {found}; this clic reads version {VERSION}")]
@@ -102,8 +105,14 @@ pub fn read(path: &Path) -> Result<Manifest, ManifestError> {
         source,
     })?;
     parse(&text).map_err(|e| match e {
-        ManifestError::Parse { detail, .. } => ManifestError::Parse { path: path.to_owned(), detail },
-        ManifestError::Version { found, .. } => ManifestError::Version { path: path.to_owned(), found },
+        ManifestError::Parse { detail, .. } => ManifestError::Parse {
+            path: path.to_owned(),
+            detail,
+        },
+        ManifestError::Version { found, .. } => ManifestError::Version {
+            path: path.to_owned(),
+            found,
+        },
         other => other,
     })
 }
@@ -121,7 +130,10 @@ pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
     }
     let found = v.get("version").and_then(|x| x.as_u64()).unwrap_or(0) as u32;
     if found != VERSION {
-        return Err(ManifestError::Version { path: PathBuf::new(), found });
+        return Err(ManifestError::Version {
+            path: PathBuf::new(),
+            found,
+        });
     }
     serde_json::from_value(v).map_err(|e| ManifestError::Parse {
         path: PathBuf::new(),
@@ -135,8 +147,14 @@ mod tests {
 
     #[test]
     fn manifest_path_next_to_image() {
-        assert_eq!(path_for_image(Path::new("/o/clic.img")), Path::new("/o/clic.manifest.json"));
-        assert_eq!(path_for_image(Path::new("clic.img.zst")), Path::new("clic.manifest.json"));
+        assert_eq!(
+            path_for_image(Path::new("/o/clic.img")),
+            Path::new("/o/clic.manifest.json")
+        );
+        assert_eq!(
+            path_for_image(Path::new("clic.img.zst")),
+            Path::new("clic.manifest.json")
+        );
     }
 
     /// The version-1 format, as written by clic 0.1: must keep parsing.
@@ -146,15 +164,20 @@ mod tests {
         let m = parse(text).expect("fixture parses");
         assert_eq!(m.board, "ordinosaure-amd64");
         assert_eq!(m.qemu.machine, "pc");
-        assert_eq!(m.packages[0].name, "base-files");
+        assert_eq!(m.packages[0].name, "adduser");
+        assert_eq!(m.partitions[0].role, "bios-boot");
         let again = parse(&to_json(&m)).unwrap();
         assert_eq!(again, m);
     }
 
     #[test]
     fn other_versions_are_refused() {
-        let text = include_str!("../../../tests/fixtures/manifest-v1.json").replace("\"version\": 1,", "\"version\": 99,");
-        assert!(matches!(parse(&text), Err(ManifestError::Version { found: 99, .. })));
+        let text = include_str!("../../../tests/fixtures/manifest-v1.json")
+            .replace("\"version\": 1,", "\"version\": 99,");
+        assert!(matches!(
+            parse(&text),
+            Err(ManifestError::Version { found: 99, .. })
+        ));
         assert!(matches!(parse("{}"), Err(ManifestError::Parse { .. })));
     }
 }

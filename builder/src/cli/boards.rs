@@ -9,7 +9,13 @@ pub fn run(data_dir: Option<&Path>) -> anyhow::Result<()> {
     for path in profile::list(&data.profiles())? {
         match profile::load(&path) {
             Ok(p) => {
-                let fw: Vec<String> = p.profile.qemu.firmware.iter().map(|f| f.to_string()).collect();
+                let fw: Vec<String> = p
+                    .profile
+                    .qemu
+                    .firmware
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect();
                 println!(
                     "{:<20} {:<6} {:<8} {}",
                     p.name,

@@ -60,14 +60,20 @@ fn parse_firmware(s: &str) -> Result<Firmware, String> {
 }
 
 /// The board's QEMU settings: `--board`, else the manifest next to the image.
-fn qemu_profile(image: &Path, board: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<QemuProfile> {
+fn qemu_profile(
+    image: &Path,
+    board: Option<&str>,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<QemuProfile> {
     if let Some(b) = board {
         let data = data::locate(data_dir)?;
         let path = data.profile_path(b);
         if !path.is_file() {
             anyhow::bail!("unknown board `{b}` (see `clic boards`)");
         }
-        return profile::load(&path).map(|p| p.profile.qemu).map_err(|d| anyhow::anyhow!("{d}"));
+        return profile::load(&path)
+            .map(|p| p.profile.qemu)
+            .map_err(|d| anyhow::anyhow!("{d}"));
     }
     let m = manifest::path_for_image(image);
     if !m.is_file() {
@@ -85,7 +91,11 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         anyhow::bail!("image {} does not exist", a.image.display());
     }
     let profile = qemu_profile(&a.image, a.board.as_deref(), data_dir)?;
-    let forwards = a.forwards.iter().map(|f| Forward::parse(f)).collect::<Result<Vec<_>, _>>()?;
+    let forwards = a
+        .forwards
+        .iter()
+        .map(|f| Forward::parse(f))
+        .collect::<Result<Vec<_>, _>>()?;
     let firmware = a.firmware.unwrap_or_else(|| profile.default_firmware());
     let mut opts = BootOptions::new(&a.image, firmware);
     opts.forwards = forwards.clone();
@@ -110,14 +120,21 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         if let Some((host, port, path)) = &check_target {
             let r = qemu::wait_http(host, *port, path, Duration::from_secs(120))?;
             if r.status != 200 {
-                return Err(format!("http://{host}:{port}{path} answered HTTP {}", r.status).into());
+                return Err(
+                    format!("http://{host}:{port}{path} answered HTTP {}", r.status).into(),
+                );
             }
             if let Some(text) = &expect {
                 if !String::from_utf8_lossy(&r.body).contains(text.as_str()) {
-                    return Err(format!("http://{host}:{port}{path} does not contain `{text}`").into());
+                    return Err(
+                        format!("http://{host}:{port}{path} does not contain `{text}`").into(),
+                    );
                 }
             }
-            eprintln!("\nclic: HTTP 200 from http://{host}:{port}{path} ({} bytes)", r.body.len());
+            eprintln!(
+                "\nclic: HTTP 200 from http://{host}:{port}{path} ({} bytes)",
+                r.body.len()
+            );
             if keep {
                 eprintln!("clic: the box is up: open http://{host}:{port}/ ; Ctrl-C stops it");
             }
@@ -125,7 +142,11 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         Ok(())
     })?;
     if let qemu::Verdict::Matched { after } = verdict {
-        eprintln!("clic: booted: `{}` seen after {:.1} s ({firmware})", a.until, after.as_secs_f64());
+        eprintln!(
+            "clic: booted: `{}` seen after {:.1} s ({firmware})",
+            a.until,
+            after.as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -15,12 +15,23 @@ pub struct CheckArgs {
 }
 
 /// Resolve a spec or turn its diagnostics into an exit with code 2.
-pub fn resolve(spec_path: &Path, board: Option<&str>, data_dir: Option<&Path>) -> anyhow::Result<(Resolved, data::DataDir)> {
+pub fn resolve(
+    spec_path: &Path,
+    board: Option<&str>,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<(Resolved, data::DataDir)> {
     let data = data::locate(data_dir)?;
-    let opts = spec::Options { data: &data, board_override: board };
+    let opts = spec::Options {
+        data: &data,
+        board_override: board,
+    };
     match spec::resolve(spec_path, &opts) {
         Ok(r) => Ok((r, data)),
-        Err(d) => Err(Exit { code: 2, message: d.to_string().trim_end().to_owned() }.into()),
+        Err(d) => Err(Exit {
+            code: 2,
+            message: d.to_string().trim_end().to_owned(),
+        }
+        .into()),
     }
 }
 
@@ -28,10 +39,23 @@ pub fn run(a: CheckArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     let (r, _) = resolve(&a.spec, a.board.as_deref(), data_dir)?;
     println!("{}: ok", a.spec.display());
     println!("  image    {} ({})", r.name, r.description);
-    println!("  board    {} ({}, {})", r.board.name, r.board.profile.arch, r.board.profile.description);
+    println!(
+        "  board    {} ({}, {})",
+        r.board.name, r.board.profile.arch, r.board.profile.description
+    );
     println!("  suite    {} from {}", r.suite, r.mirror);
-    println!("  layers   {}", r.layers.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "  layers   {}",
+        r.layers
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     println!("  packages {}", r.packages.join(" "));
-    println!("  system   hostname={} locale={} timezone={}", r.hostname, r.locale, r.timezone);
+    println!(
+        "  system   hostname={} locale={} timezone={}",
+        r.hostname, r.locale, r.timezone
+    );
     Ok(())
 }

@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "clic", version, about = "Build, boot and flash CLIC! box images", max_term_width = 80)]
+#[command(
+    name = "clic",
+    version,
+    about = "Build, boot and flash CLIC! box images",
+    max_term_width = 80
+)]
 pub struct Cli {
     /// Directory holding profiles/ and overlays/ (default: the repository
     /// around the current directory or the binary, then /usr/share/clic)

@@ -24,7 +24,11 @@ pub enum ApplyError {
 }
 
 /// Apply `tree` onto `root`. Returns the image paths written (for logs).
-pub fn apply_tree(tree: &Path, root: &Path, ctx: &TemplateContext) -> Result<Vec<PathBuf>, ApplyError> {
+pub fn apply_tree(
+    tree: &Path,
+    root: &Path,
+    ctx: &TemplateContext,
+) -> Result<Vec<PathBuf>, ApplyError> {
     let mut written = Vec::new();
     walk(tree, tree, root, ctx, &mut written)?;
     Ok(written)
@@ -116,11 +120,20 @@ mod tests {
         symlink("/etc/passwd", root.join("etc/x/hello.conf")).unwrap();
 
         let written = apply_tree(&tree, &root, &sample_context()).unwrap();
-        assert_eq!(fs::read_to_string(root.join("etc/x/hello.conf")).unwrap(), "host=clic\n");
+        assert_eq!(
+            fs::read_to_string(root.join("etc/x/hello.conf")).unwrap(),
+            "host=clic\n"
+        );
         assert!(!root.join("etc/x/hello.conf.tera").exists());
-        let mode = fs::metadata(root.join("usr/bin/tool")).unwrap().permissions().mode();
+        let mode = fs::metadata(root.join("usr/bin/tool"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(fs::read_link(root.join("etc/x/link")).unwrap(), Path::new("hello.conf"));
+        assert_eq!(
+            fs::read_link(root.join("etc/x/link")).unwrap(),
+            Path::new("hello.conf")
+        );
         // lib/ went through the image's own /lib -> usr/lib link.
         assert!(root.join("usr/lib/systemd/u.service").is_file());
         assert!(written.contains(&PathBuf::from("/etc/x/hello.conf")));

@@ -27,7 +27,9 @@ pub fn resolve_parent_in_root(root: &Path, rel: &Path) -> io::Result<PathBuf> {
 
 fn resolve_dir(root: &Path, parts: &[std::ffi::OsString], depth: u32) -> io::Result<PathBuf> {
     if depth > 40 {
-        return Err(io::Error::other("too many levels of symbolic links in the image tree"));
+        return Err(io::Error::other(
+            "too many levels of symbolic links in the image tree",
+        ));
     }
     let mut cur: Vec<std::ffi::OsString> = Vec::new();
     for (i, p) in parts.iter().enumerate() {

@@ -85,7 +85,12 @@ mod tests {
     #[test]
     fn renders_settings_and_escapes_html_only() {
         let ctx = sample_context();
-        let html = render("index.html.tera", "<p>{{ settings.base.greeting }} {{ hostname }}</p>", &ctx).unwrap();
+        let html = render(
+            "index.html.tera",
+            "<p>{{ settings.base.greeting }} {{ hostname }}</p>",
+            &ctx,
+        )
+        .unwrap();
         assert_eq!(html, "<p>Bonjour &lt;3 clic</p>");
         let conf = render("x.conf.tera", "g={{ settings.base.greeting }}", &ctx).unwrap();
         assert_eq!(conf, "g=Bonjour <3");

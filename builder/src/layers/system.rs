@@ -27,9 +27,13 @@ pub struct FstabEntry {
 }
 
 pub fn fstab(entries: &[FstabEntry]) -> String {
-    let mut s = String::from("# Written by clic. Filesystems are found by UUID, never by device name.\n");
+    let mut s =
+        String::from("# Written by clic. Filesystems are found by UUID, never by device name.\n");
     for e in entries {
-        s.push_str(&format!("{}\t{}\t{}\t{}\t0\t{}\n", e.spec, e.mountpoint, e.fstype, e.options, e.pass));
+        s.push_str(&format!(
+            "{}\t{}\t{}\t{}\t0\t{}\n",
+            e.spec, e.mountpoint, e.fstype, e.options, e.pass
+        ));
     }
     s
 }
@@ -41,7 +45,12 @@ pub fn hosts(hostname: &str) -> String {
 }
 
 /// The files to write: (image path, contents).
-pub fn system_files(hostname: &str, locale: &str, timezone: &str, fstab_entries: &[FstabEntry]) -> Vec<(&'static str, String)> {
+pub fn system_files(
+    hostname: &str,
+    locale: &str,
+    timezone: &str,
+    fstab_entries: &[FstabEntry],
+) -> Vec<(&'static str, String)> {
     let mut v = vec![
         ("/etc/hostname", format!("{hostname}\n")),
         ("/etc/hosts", hosts(hostname)),
@@ -50,14 +59,19 @@ pub fn system_files(hostname: &str, locale: &str, timezone: &str, fstab_entries:
         ("/etc/fstab", fstab(fstab_entries)),
     ];
     if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
-        let charset = locale.split_once('.').map_or("UTF-8", |(_, c)| c.split('@').next().unwrap_or("UTF-8"));
+        let charset = locale
+            .split_once('.')
+            .map_or("UTF-8", |(_, c)| c.split('@').next().unwrap_or("UTF-8"));
         v.push(("/etc/locale.gen", format!("{locale} {charset}\n")));
     }
     v
 }
 
 fn write(root: &Path, image_path: &str, contents: &str) -> Result<(), SystemError> {
-    let io = |source| SystemError::Io { path: image_path.into(), source };
+    let io = |source| SystemError::Io {
+        path: image_path.into(),
+        source,
+    };
     let host = resolve_parent_in_root(root, Path::new(image_path)).map_err(io)?;
     if let Some(p) = host.parent() {
         fs::create_dir_all(p).map_err(io)?;
@@ -69,21 +83,36 @@ fn write(root: &Path, image_path: &str, contents: &str) -> Result<(), SystemErro
 }
 
 /// Write the system files and point /etc/localtime at the zone.
-pub fn apply(root: &Path, hostname: &str, locale: &str, timezone: &str, fstab_entries: &[FstabEntry]) -> Result<(), SystemError> {
+pub fn apply(
+    root: &Path,
+    hostname: &str,
+    locale: &str,
+    timezone: &str,
+    fstab_entries: &[FstabEntry],
+) -> Result<(), SystemError> {
     for (path, contents) in system_files(hostname, locale, timezone, fstab_entries) {
         write(root, path, &contents)?;
     }
     let zone = format!("/usr/share/zoneinfo/{timezone}");
-    let zone_host = resolve_parent_in_root(root, Path::new(&zone))
-        .map_err(|source| SystemError::Io { path: zone.clone().into(), source })?;
+    let zone_host =
+        resolve_parent_in_root(root, Path::new(&zone)).map_err(|source| SystemError::Io {
+            path: zone.clone().into(),
+            source,
+        })?;
     if !zone_host.is_file() {
         return Err(SystemError::NoTimezone(timezone.to_owned()));
     }
     let lt = root.join("etc/localtime");
     if fs::symlink_metadata(&lt).is_ok() {
-        fs::remove_file(&lt).map_err(|source| SystemError::Io { path: "/etc/localtime".into(), source })?;
+        fs::remove_file(&lt).map_err(|source| SystemError::Io {
+            path: "/etc/localtime".into(),
+            source,
+        })?;
     }
-    symlink(&zone, &lt).map_err(|source| SystemError::Io { path: "/etc/localtime".into(), source })
+    symlink(&zone, &lt).map_err(|source| SystemError::Io {
+        path: "/etc/localtime".into(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -93,8 +122,20 @@ mod tests {
     #[test]
     fn fstab_lines() {
         let f = fstab(&[
-            FstabEntry { spec: "UUID=abc".into(), mountpoint: "/".into(), fstype: "ext4".into(), options: "noatime".into(), pass: 1 },
-            FstabEntry { spec: "UUID=12AB-34CD".into(), mountpoint: "/boot/efi".into(), fstype: "vfat".into(), options: "umask=0077,nofail".into(), pass: 2 },
+            FstabEntry {
+                spec: "UUID=abc".into(),
+                mountpoint: "/".into(),
+                fstype: "ext4".into(),
+                options: "noatime".into(),
+                pass: 1,
+            },
+            FstabEntry {
+                spec: "UUID=12AB-34CD".into(),
+                mountpoint: "/boot/efi".into(),
+                fstype: "vfat".into(),
+                options: "umask=0077,nofail".into(),
+                pass: 2,
+            },
         ]);
         assert!(f.contains("UUID=abc\t/\text4\tnoatime\t0\t1\n"));
         assert!(f.contains("UUID=12AB-34CD\t/boot/efi\tvfat\tumask=0077,nofail\t0\t2\n"));
@@ -103,10 +144,14 @@ mod tests {
     #[test]
     fn locale_gen_only_for_real_locales() {
         let files = system_files("clic", "fr_FR.UTF-8", "Europe/Paris", &[]);
-        assert!(files.iter().any(|(p, c)| *p == "/etc/locale.gen" && c == "fr_FR.UTF-8 UTF-8\n"));
+        assert!(files
+            .iter()
+            .any(|(p, c)| *p == "/etc/locale.gen" && c == "fr_FR.UTF-8 UTF-8\n"));
         let files = system_files("clic", "C.UTF-8", "Etc/UTC", &[]);
         assert!(!files.iter().any(|(p, _)| *p == "/etc/locale.gen"));
-        assert!(files.iter().any(|(p, c)| *p == "/etc/hosts" && c.contains("127.0.1.1\tclic\n")));
+        assert!(files
+            .iter()
+            .any(|(p, c)| *p == "/etc/hosts" && c.contains("127.0.1.1\tclic\n")));
     }
 
     #[test]
@@ -114,6 +159,9 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let err = apply(t.path(), "clic", "C.UTF-8", "Mars/Olympus", &[]).unwrap_err();
         assert!(matches!(err, SystemError::NoTimezone(_)));
-        assert_eq!(fs::read_to_string(t.path().join("etc/hostname")).unwrap(), "clic\n");
+        assert_eq!(
+            fs::read_to_string(t.path().join("etc/hostname")).unwrap(),
+            "clic\n"
+        );
     }
 }

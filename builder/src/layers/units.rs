@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 use super::paths::resolve_parent_in_root;
 
-const UNIT_DIRS: &[&str] = &["etc/systemd/system", "usr/lib/systemd/system", "lib/systemd/system"];
+const UNIT_DIRS: &[&str] = &[
+    "etc/systemd/system",
+    "usr/lib/systemd/system",
+    "lib/systemd/system",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum UnitError {
@@ -41,7 +45,9 @@ pub fn parse_install(text: &str) -> Install {
         if !in_install || line.starts_with('#') || line.starts_with(';') {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let values = v.split_whitespace().map(str::to_owned);
         match k.trim() {
             "WantedBy" => inst.wanted_by.extend(values),
@@ -74,7 +80,10 @@ fn find_unit(root: &Path, unit: &str) -> Option<(PathBuf, PathBuf)> {
 }
 
 fn link(root: &Path, image_link: &Path, target: &Path, unit: &str) -> Result<(), UnitError> {
-    let io = |source| UnitError::Io { unit: unit.to_owned(), source };
+    let io = |source| UnitError::Io {
+        unit: unit.to_owned(),
+        source,
+    };
     let host = resolve_parent_in_root(root, image_link).map_err(io)?;
     if let Some(p) = host.parent() {
         fs::create_dir_all(p).map_err(io)?;
@@ -91,13 +100,22 @@ pub fn enable(root: &Path, unit: &str) -> Result<(), UnitError> {
 }
 
 fn enable_inner(root: &Path, unit: &str, depth: u32) -> Result<(), UnitError> {
-    let (image_path, host_path) = find_unit(root, unit).ok_or_else(|| UnitError::NotFound(unit.to_owned()))?;
-    let text = fs::read_to_string(&host_path).map_err(|source| UnitError::Io { unit: unit.to_owned(), source })?;
+    let (image_path, host_path) =
+        find_unit(root, unit).ok_or_else(|| UnitError::NotFound(unit.to_owned()))?;
+    let text = fs::read_to_string(&host_path).map_err(|source| UnitError::Io {
+        unit: unit.to_owned(),
+        source,
+    })?;
     let inst = parse_install(&text);
     let etc = Path::new("/etc/systemd/system");
     for (targets, suffix) in [(&inst.wanted_by, "wants"), (&inst.required_by, "requires")] {
         for t in targets {
-            link(root, &etc.join(format!("{t}.{suffix}")).join(unit), &image_path, unit)?;
+            link(
+                root,
+                &etc.join(format!("{t}.{suffix}")).join(unit),
+                &image_path,
+                unit,
+            )?;
         }
     }
     for a in &inst.alias {
@@ -113,7 +131,12 @@ fn enable_inner(root: &Path, unit: &str, depth: u32) -> Result<(), UnitError> {
 
 /// Mask `unit`: it will never start.
 pub fn mask(root: &Path, unit: &str) -> Result<(), UnitError> {
-    link(root, &Path::new("/etc/systemd/system").join(unit), Path::new("/dev/null"), unit)
+    link(
+        root,
+        &Path::new("/etc/systemd/system").join(unit),
+        Path::new("/dev/null"),
+        unit,
+    )
 }
 
 #[cfg(test)]
@@ -132,7 +155,10 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(template_of("serial-getty@ttyS0.service").as_deref(), Some("serial-getty@.service"));
+        assert_eq!(
+            template_of("serial-getty@ttyS0.service").as_deref(),
+            Some("serial-getty@.service")
+        );
         assert_eq!(template_of("nginx.service"), None);
         assert_eq!(template_of("x@.service"), None);
     }
@@ -143,9 +169,17 @@ mod tests {
         let root = t.path();
         let lib = root.join("usr/lib/systemd/system");
         fs::create_dir_all(&lib).unwrap();
-        fs::write(lib.join("a.service"), "[Install]\nWantedBy=multi-user.target\nAlso=a.socket\n").unwrap();
+        fs::write(
+            lib.join("a.service"),
+            "[Install]\nWantedBy=multi-user.target\nAlso=a.socket\n",
+        )
+        .unwrap();
         fs::write(lib.join("a.socket"), "[Install]\nWantedBy=sockets.target\n").unwrap();
-        fs::write(lib.join("getty@.service"), "[Install]\nWantedBy=getty.target\n").unwrap();
+        fs::write(
+            lib.join("getty@.service"),
+            "[Install]\nWantedBy=getty.target\n",
+        )
+        .unwrap();
         enable(root, "a.service").unwrap();
         enable(root, "getty@tty1.service").unwrap();
         mask(root, "b.service").unwrap();
@@ -162,7 +196,13 @@ mod tests {
             fs::read_link(etc.join("getty.target.wants/getty@tty1.service")).unwrap(),
             Path::new("/usr/lib/systemd/system/getty@.service")
         );
-        assert_eq!(fs::read_link(etc.join("b.service")).unwrap(), Path::new("/dev/null"));
-        assert!(matches!(enable(root, "missing.service"), Err(UnitError::NotFound(_))));
+        assert_eq!(
+            fs::read_link(etc.join("b.service")).unwrap(),
+            Path::new("/dev/null")
+        );
+        assert!(matches!(
+            enable(root, "missing.service"),
+            Err(UnitError::NotFound(_))
+        ));
     }
 }

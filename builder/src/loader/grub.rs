@@ -19,8 +19,24 @@ const NAME: &str = "grub-x86";
 /// Modules built into the core images so that they find the root
 /// filesystem and boot Linux even before /boot/grub is read.
 const COMMON_MODULES: &[&str] = &[
-    "part_gpt", "part_msdos", "ext2", "fat", "search", "search_fs_uuid", "normal", "configfile",
-    "linux", "echo", "test", "serial", "terminal", "gzio", "boot", "ls", "cat", "all_video",
+    "part_gpt",
+    "part_msdos",
+    "ext2",
+    "fat",
+    "search",
+    "search_fs_uuid",
+    "normal",
+    "configfile",
+    "linux",
+    "echo",
+    "test",
+    "serial",
+    "terminal",
+    "gzio",
+    "boot",
+    "ls",
+    "cat",
+    "all_video",
 ];
 
 /// The EFI file name firmware looks for on removable media, per platform.
@@ -56,7 +72,13 @@ pub fn mkimage_args(platform: &str, output: &str, early_cfg: &str) -> Vec<String
 
 impl Bootloader for GrubX86 {
     fn prepare(&self, root: &Path, ctx: &LoaderContext) -> Result<Prepared, LoaderError> {
-        let io = |context: String| move |source| LoaderError::Io { loader: NAME, context, source };
+        let io = |context: String| {
+            move |source| LoaderError::Io {
+                loader: NAME,
+                context,
+                source,
+            }
+        };
         let platforms = &ctx.boot.grub_platforms;
         if platforms.is_empty() {
             return Err(LoaderError::Failed {
@@ -66,8 +88,11 @@ impl Bootloader for GrubX86 {
         }
         let grub_dir = root.join("boot/grub");
         fs::create_dir_all(&grub_dir).map_err(io("creating /boot/grub".into()))?;
-        fs::write(grub_dir.join("grub.cfg"), render_template(ctx, "grub.cfg.tera", NAME)?)
-            .map_err(io("writing /boot/grub/grub.cfg".into()))?;
+        fs::write(
+            grub_dir.join("grub.cfg"),
+            render_template(ctx, "grub.cfg.tera", NAME)?,
+        )
+        .map_err(io("writing /boot/grub/grub.cfg".into()))?;
         let early = render_template(ctx, "early.cfg.tera", NAME)?;
         let early_rel = "tmp/clic-grub-early.cfg";
         fs::write(root.join(early_rel), early).map_err(io(format!("writing /{early_rel}")))?;
@@ -104,7 +129,11 @@ impl Bootloader for GrubX86 {
             let out_rel = format!("tmp/clic-grub-{platform}.img");
             Cmd::new("chroot")
                 .arg(root)
-                .args(mkimage_args(platform, &format!("/{out_rel}"), &format!("/{early_rel}")))
+                .args(mkimage_args(
+                    platform,
+                    &format!("/{out_rel}"),
+                    &format!("/{early_rel}"),
+                ))
                 .run()
                 .map_err(|source| LoaderError::Cmd {
                     loader: NAME,
@@ -116,8 +145,10 @@ impl Bootloader for GrubX86 {
             let _ = fs::remove_file(&out);
             if platform == "i386-pc" {
                 let boot_img_path = modules.join("boot.img");
-                prepared.mbr_boot_img =
-                    Some(fs::read(&boot_img_path).map_err(io(format!("reading {}", boot_img_path.display())))?);
+                prepared.mbr_boot_img = Some(
+                    fs::read(&boot_img_path)
+                        .map_err(io(format!("reading {}", boot_img_path.display())))?,
+                );
                 prepared.bios_core = Some(bytes);
             } else if let Some(path) = efi_boot_file(platform) {
                 prepared.fat_files.push(FatFile {
@@ -138,10 +169,14 @@ impl Bootloader for GrubX86 {
     fn place(&self, prepared: &Prepared, layout: &Layout) -> Result<DiskBoot, LoaderError> {
         let mut out = DiskBoot::default();
         if let (Some(boot_img), Some(core)) = (&prepared.mbr_boot_img, &prepared.bios_core) {
-            let part = layout.by_role(PartRole::BiosBoot).ok_or_else(|| LoaderError::Failed {
-                loader: NAME,
-                message: "BIOS boot needs a partition with role = \"bios-boot\" in the board profile".into(),
-            })?;
+            let part = layout
+                .by_role(PartRole::BiosBoot)
+                .ok_or_else(|| LoaderError::Failed {
+                    loader: NAME,
+                    message:
+                        "BIOS boot needs a partition with role = \"bios-boot\" in the board profile"
+                            .into(),
+                })?;
             let lba = part.start / layout.sector_size;
             let mut core = core.clone();
             patch_core_img(&mut core, lba, part.size / layout.sector_size)?;
@@ -159,7 +194,20 @@ mod tests {
     #[test]
     fn mkimage_args_per_platform() {
         let bios = mkimage_args("i386-pc", "/tmp/core.img", "/tmp/early.cfg");
-        assert_eq!(&bios[..9], ["grub-mkimage", "-O", "i386-pc", "-o", "/tmp/core.img", "-c", "/tmp/early.cfg", "-p", "/boot/grub"]);
+        assert_eq!(
+            &bios[..9],
+            [
+                "grub-mkimage",
+                "-O",
+                "i386-pc",
+                "-o",
+                "/tmp/core.img",
+                "-c",
+                "/tmp/early.cfg",
+                "-p",
+                "/boot/grub"
+            ]
+        );
         assert!(bios.contains(&"biosdisk".to_owned()));
         assert!(!bios.contains(&"efi_gop".to_owned()));
         let efi = mkimage_args("x86_64-efi", "/tmp/x.efi", "/tmp/e.cfg");

@@ -47,7 +47,10 @@ pub enum LoaderError {
     #[error("unknown bootloader `{0}` (known: grub-x86)")]
     Unknown(String),
     #[error("bootloader {loader}: {message}")]
-    Failed { loader: &'static str, message: String },
+    Failed {
+        loader: &'static str,
+        message: String,
+    },
     #[error("bootloader {loader}: {context}")]
     Io {
         loader: &'static str,
@@ -84,7 +87,11 @@ pub fn by_name(name: &str) -> Result<Box<dyn Bootloader>, LoaderError> {
 }
 
 /// Render one of a loader's templates with the boot context.
-pub(crate) fn render_template(ctx: &LoaderContext, file: &str, loader: &'static str) -> Result<String, LoaderError> {
+pub(crate) fn render_template(
+    ctx: &LoaderContext,
+    file: &str,
+    loader: &'static str,
+) -> Result<String, LoaderError> {
     let path = ctx.templates.join(file);
     let text = std::fs::read_to_string(&path).map_err(|source| LoaderError::Io {
         loader,

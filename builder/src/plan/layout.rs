@@ -35,6 +35,19 @@ pub enum PartRole {
     Data,
 }
 
+impl PartRole {
+    /// The name used in profiles and manifests (`bios-boot`, `esp`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            PartRole::BiosBoot => "bios-boot",
+            PartRole::Esp => "esp",
+            PartRole::Boot => "boot",
+            PartRole::Root => "root",
+            PartRole::Data => "data",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionRequest {
     pub role: PartRole,

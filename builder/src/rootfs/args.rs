@@ -124,16 +124,26 @@ mod tests {
         let (prog, args) = mmdebstrap_command(&req(), &cache(), false, Path::new("/w/root"));
         let args = strings(&args);
         assert_eq!(prog, "unshare");
-        assert_eq!(&args[..5], ["--mount", "--propagation", "private", "--", "mmdebstrap"]);
+        assert_eq!(
+            &args[..5],
+            ["--mount", "--propagation", "private", "--", "mmdebstrap"]
+        );
         assert!(args.contains(&"--include=linux-image-amd64,nginx".to_owned()));
         assert!(args.contains(&"--architectures=amd64".to_owned()));
         assert!(!args.contains(&"--skip=update".to_owned()));
-        assert!(args.contains(&"--setup-hook=sync-in '/c/archives' /var/cache/apt/archives/".to_owned()));
-        assert!(args.contains(&"--customize-hook=sync-out /var/lib/apt/lists '/c/lists'".to_owned()));
+        assert!(args
+            .contains(&"--setup-hook=sync-in '/c/archives' /var/cache/apt/archives/".to_owned()));
+        assert!(
+            args.contains(&"--customize-hook=sync-out /var/lib/apt/lists '/c/lists'".to_owned())
+        );
         let n = args.len();
         assert_eq!(
             &args[n - 3..],
-            ["bookworm", "/w/root", "deb http://deb.debian.org/debian bookworm main"]
+            [
+                "bookworm",
+                "/w/root",
+                "deb http://deb.debian.org/debian bookworm main"
+            ]
         );
     }
 

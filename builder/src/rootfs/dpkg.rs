@@ -52,8 +52,16 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                InstalledPackage { name: "base-files".into(), version: "12.4".into(), architecture: "amd64".into() },
-                InstalledPackage { name: "nginx".into(), version: "1.22.1-9".into(), architecture: "amd64".into() },
+                InstalledPackage {
+                    name: "base-files".into(),
+                    version: "12.4".into(),
+                    architecture: "amd64".into()
+                },
+                InstalledPackage {
+                    name: "nginx".into(),
+                    version: "1.22.1-9".into(),
+                    architecture: "amd64".into()
+                },
             ]
         );
     }

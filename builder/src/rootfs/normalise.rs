@@ -114,7 +114,10 @@ mod tests {
         assert!(glob_match("ssh_host_*", "ssh_host_rsa_key"));
         assert!(glob_match("*-", "passwd-"));
         assert!(!glob_match("*-", "passwd"));
-        assert!(glob_match("*_*", "deb.debian.org_debian_dists_bookworm_InRelease"));
+        assert!(glob_match(
+            "*_*",
+            "deb.debian.org_debian_dists_bookworm_InRelease"
+        ));
         assert!(!glob_match("*.bin", "pkgcache.bin.x"));
     }
 

@@ -38,11 +38,7 @@ pub struct Diagnostics(pub Vec<Diagnostic>);
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(
-            f,
-            "{n} problem{} found, nothing was built:",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "{n} problem{} found:", if n == 1 { "" } else { "s" })?;
         for d in &self.0 {
             writeln!(f, "  {d}")?;
         }
@@ -101,7 +97,12 @@ impl Source {
         (line, col)
     }
 
-    pub fn diag(&self, span: Option<Range<usize>>, key: &str, message: impl Into<String>) -> Diagnostic {
+    pub fn diag(
+        &self,
+        span: Option<Range<usize>>,
+        key: &str,
+        message: impl Into<String>,
+    ) -> Diagnostic {
         let (line, column) = span.map_or((1, 1), |s| self.line_col(s.start));
         Diagnostic {
             file: self.path.clone(),
@@ -178,7 +179,10 @@ mod tests {
 
     #[test]
     fn key_is_extracted_from_toml_messages() {
-        assert_eq!(key_from_toml_message("unknown field `boards`, expected one of"), "boards");
+        assert_eq!(
+            key_from_toml_message("unknown field `boards`, expected one of"),
+            "boards"
+        );
         assert_eq!(key_from_toml_message("missing field `name`"), "name");
         assert_eq!(key_from_toml_message("invalid type"), "");
     }

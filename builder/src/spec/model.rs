@@ -50,8 +50,7 @@ pub fn valid_image_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
@@ -78,8 +77,7 @@ pub fn valid_package(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
     let version_ok = version.is_none_or(|v| {
         !v.is_empty()
-            && v
-                .chars()
+            && v.chars()
                 .all(|c| c.is_ascii_alphanumeric() || ".+-~:".contains(c))
     });
     name_ok && version_ok
@@ -108,8 +106,7 @@ pub fn valid_timezone(s: &str) -> bool {
     !s.is_empty()
         && !s.starts_with('/')
         && !s.contains("..")
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
 }
 

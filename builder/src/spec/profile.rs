@@ -95,8 +95,12 @@ pub fn load(path: &Path) -> Result<LoadedProfile, Diagnostics> {
     if !ARCHES.contains(&profile.arch.as_str()) {
         let (span, key) = at("arch");
         diags.0.push(
-            src.diag(span, &key, format!("unknown architecture `{}`", profile.arch))
-                .with_hint(format!("known: {}", ARCHES.join(", "))),
+            src.diag(
+                span,
+                &key,
+                format!("unknown architecture `{}`", profile.arch),
+            )
+            .with_hint(format!("known: {}", ARCHES.join(", "))),
         );
     }
     let roots = profile

@@ -105,7 +105,10 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     };
     if let Some(b) = &board {
         let suites = &b.profile.suites;
-        if !suites.is_empty() && !suites.contains(spec.suite.get_ref()) {
+        if SUITES.contains(&spec.suite.get_ref().as_str())
+            && !suites.is_empty()
+            && !suites.contains(spec.suite.get_ref())
+        {
             d.0.push(diag(
                 spec.suite.span(),
                 "suite",
@@ -125,12 +128,26 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     for (i, l) in spec.layers.iter().enumerate() {
         let key = format!("layers[{i}]");
         if spec.layers[..i].iter().any(|o| o.get_ref() == l.get_ref()) {
-            d.0.push(diag(l.span(), &key, format!("layer `{}` is listed twice", l.get_ref())));
+            d.0.push(diag(
+                l.span(),
+                &key,
+                format!("layer `{}` is listed twice", l.get_ref()),
+            ));
             continue;
         }
         let mut stack = Vec::new();
-        if let Err(msg) = add_layer(l.get_ref(), opts.data, &available, &mut layers, &mut stack, &mut d) {
-            d.0.push(diag(l.span(), &key, msg).with_hint(format!("available layers: {}", available.join(", "))));
+        if let Err(msg) = add_layer(
+            l.get_ref(),
+            opts.data,
+            &available,
+            &mut layers,
+            &mut stack,
+            &mut d,
+        ) {
+            d.0.push(
+                diag(l.span(), &key, msg)
+                    .with_hint(format!("available layers: {}", available.join(", "))),
+            );
         }
     }
 
@@ -170,9 +187,33 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
 
     // System.
     let sys = &spec.system;
-    let hostname = checked(&src, &mut d, &sys.hostname, "system.hostname", DEFAULT_HOSTNAME, valid_hostname, "a host name is letters, digits and `-` (one label, no dots)");
-    let locale = checked(&src, &mut d, &sys.locale, "system.locale", DEFAULT_LOCALE, valid_locale, "a locale looks like `fr_FR.UTF-8` or `C.UTF-8`");
-    let timezone = checked(&src, &mut d, &sys.timezone, "system.timezone", DEFAULT_TIMEZONE, valid_timezone, "a time zone looks like `Europe/Paris`");
+    let hostname = checked(
+        &src,
+        &mut d,
+        &sys.hostname,
+        "system.hostname",
+        DEFAULT_HOSTNAME,
+        valid_hostname,
+        "a host name is letters, digits and `-` (one label, no dots)",
+    );
+    let locale = checked(
+        &src,
+        &mut d,
+        &sys.locale,
+        "system.locale",
+        DEFAULT_LOCALE,
+        valid_locale,
+        "a locale looks like `fr_FR.UTF-8` or `C.UTF-8`",
+    );
+    let timezone = checked(
+        &src,
+        &mut d,
+        &sys.timezone,
+        "system.timezone",
+        DEFAULT_TIMEZONE,
+        valid_timezone,
+        "a time zone looks like `Europe/Paris`",
+    );
     if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
         packages.push("locales".into());
     }
@@ -207,14 +248,28 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
                 Some(def) => d.0.push(diag(
                     table.span(),
                     &format!("settings.{lname}.{k}"),
-                    format!("expected a {}, found a {}", def.default.type_str(), v.type_str()),
+                    format!(
+                        "expected a {}, found a {}",
+                        def.default.type_str(),
+                        v.type_str()
+                    ),
                 )),
                 None => d.0.push(
-                    diag(table.span(), &format!("settings.{lname}.{k}"), format!("layer `{lname}` has no setting `{k}`"))
-                        .with_hint(format!(
-                            "its settings: {}",
-                            layer.def.settings.keys().cloned().collect::<Vec<_>>().join(", ")
-                        )),
+                    diag(
+                        table.span(),
+                        &format!("settings.{lname}.{k}"),
+                        format!("layer `{lname}` has no setting `{k}`"),
+                    )
+                    .with_hint(format!(
+                        "its settings: {}",
+                        layer
+                            .def
+                            .settings
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
                 ),
             }
         }
@@ -226,8 +281,15 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         .map(|m| m.get_ref().clone())
         .unwrap_or_else(|| DEFAULT_MIRROR.to_owned());
     if let Some(m) = &spec.mirror {
-        if !(m.get_ref().starts_with("http://") || m.get_ref().starts_with("https://") || m.get_ref().starts_with("file://")) {
-            d.0.push(diag(m.span(), "mirror", "a mirror is an http://, https:// or file:// URL".into()));
+        if !(m.get_ref().starts_with("http://")
+            || m.get_ref().starts_with("https://")
+            || m.get_ref().starts_with("file://"))
+        {
+            d.0.push(diag(
+                m.span(),
+                "mirror",
+                "a mirror is an http://, https:// or file:// URL".into(),
+            ));
         }
     }
 
@@ -270,8 +332,12 @@ fn checked(
         Some(s) => {
             if !ok(s.get_ref()) {
                 d.0.push(
-                    src.diag(Some(s.span()), key, format!("invalid value `{}`", s.get_ref()))
-                        .with_hint(hint),
+                    src.diag(
+                        Some(s.span()),
+                        key,
+                        format!("invalid value `{}`", s.get_ref()),
+                    )
+                    .with_hint(hint),
                 );
             }
             s.get_ref().clone()

@@ -14,9 +14,7 @@ pub const GIB: u64 = 1024 * MIB;
 impl Size {
     pub fn parse(s: &str) -> Result<Size, String> {
         let t = s.trim();
-        let split = t
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(t.len());
+        let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let n: u64 = num
             .parse()
@@ -41,11 +39,11 @@ impl Size {
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let b = self.0;
-        if b >= GIB && b % GIB == 0 {
+        if b >= GIB && b.is_multiple_of(GIB) {
             write!(f, "{}GiB", b / GIB)
-        } else if b >= MIB && b % MIB == 0 {
+        } else if b >= MIB && b.is_multiple_of(MIB) {
             write!(f, "{}MiB", b / MIB)
-        } else if b >= KIB && b % KIB == 0 {
+        } else if b >= KIB && b.is_multiple_of(KIB) {
             write!(f, "{}KiB", b / KIB)
         } else {
             write!(f, "{b}B")
@@ -101,7 +99,9 @@ mod tests {
         assert_eq!(Size::parse("1G"), Ok(Size(GIB)));
         assert_eq!(Size::parse("4096"), Ok(Size(4096)));
         assert_eq!(Size::parse(" 2 KiB "), Ok(Size(2 * KIB)));
-        assert!(Size::parse("12XB").unwrap_err().contains("unknown size unit"));
+        assert!(Size::parse("12XB")
+            .unwrap_err()
+            .contains("unknown size unit"));
         assert!(Size::parse("MiB").is_err());
         assert!(Size::parse("99999999999999999999GiB").is_err());
     }
