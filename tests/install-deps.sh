@@ -30,7 +30,7 @@ fi
 # e2fsprogs >= 1.47.1 for `mke2fs -d TARBALL`).
 bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-utils)
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
-      arch-test uidmap tar python3 git)
+      arch-test uidmap tar python3 git grub-pc-bin)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do

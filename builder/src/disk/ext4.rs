@@ -140,7 +140,15 @@ fn make_ext4(
     f.set_len(size).map_err(create)?;
     drop(f);
 
-    let result = mkfs_cmd(source_tar, out, uuid, hash_seed, label, epoch).run();
+    // mke2fs reads its defaults from /etc/mke2fs.conf, which differs between
+    // hosts and e2fsprogs versions: use clic's own, so any host makes the
+    // same filesystem.
+    let conf = out.with_extension("mke2fs.conf");
+    fs::write(&conf, MKE2FS_CONF).map_err(create)?;
+    let result = mkfs_cmd(source_tar, out, uuid, hash_seed, label, epoch)
+        .env("MKE2FS_CONFIG", &conf)
+        .run();
+    let _ = fs::remove_file(&conf);
     match result {
         Ok(_) => Ok(()),
         Err(source) => {
@@ -163,6 +171,35 @@ fn make_ext4(
         }
     }
 }
+
+/// Debian's defaults without `orphan_file` (older e2fsck and kernels in the
+/// field do not know it); `metadata_csum_seed` lets a device change its
+/// filesystem UUID later without rewriting every checksum.
+const MKE2FS_CONF: &str = "[defaults]
+\tbase_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
+\tdefault_mntopts = acl,user_xattr
+\tenable_periodic_fsck = 0
+\tblocksize = 4096
+\tinode_size = 256
+\tinode_ratio = 16384
+
+[fs_types]
+\text4 = {
+\t\tfeatures = has_journal,extent,huge_file,flex_bg,metadata_csum,metadata_csum_seed,64bit,dir_nlink,extra_isize
+\t}
+\tsmall = {
+\t\tinode_ratio = 4096
+\t}
+\tfloppy = {
+\t\tinode_ratio = 8192
+\t}
+\tbig = {
+\t\tinode_ratio = 32768
+\t}
+\thuge = {
+\t\tinode_ratio = 65536
+\t}
+";
 
 fn mkfs_cmd(tar: &Path, out: &Path, uuid: Uuid, seed: Uuid, label: &str, epoch: i64) -> Cmd {
     Cmd::new("mke2fs")

@@ -167,3 +167,27 @@ fn estimate_counts_hard_links_once_and_adds_free_space() {
         .to_string()
         .contains("missing"));
 }
+
+#[test]
+fn features_come_from_clics_own_config_not_the_hosts() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    make_tree(&tree);
+    let img = build(t.path(), &tree, "feat.ext4", 64 * MIB).unwrap();
+    let out = Cmd::new("dumpe2fs")
+        .arg("-h")
+        .arg(&img)
+        .output_string()
+        .unwrap();
+    let features = out
+        .lines()
+        .find(|l| l.starts_with("Filesystem features:"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(features.contains("metadata_csum_seed"), "{features}");
+    assert!(!features.contains("orphan_file"), "{features}");
+    assert!(
+        !img.with_extension("mke2fs.conf").exists(),
+        "config left behind"
+    );
+}
