@@ -20,9 +20,8 @@ build:
 # Build the default image, boot it and keep it running with the portal on
 # http://127.0.0.1:$(PORT)/ until Ctrl-C.
 image: deps build
-	$(CLIC) build $(SPEC) --out $(OUT)
-	$(CLIC) boot $(OUT)/$$(sed -n 's/^name *= *"\(.*\)"/\1/p' $(SPEC)).img \
-		--firmware $(FIRMWARE) --forward 127.0.0.1:$(PORT):80 \
+	img=$$($(CLIC) build $(SPEC) --out $(OUT)) && \
+	$(CLIC) boot "$$img" --firmware $(FIRMWARE) --forward 127.0.0.1:$(PORT):80 \
 		--until 'login:' --http-check / --keep-running --timeout 600
 
 # Everything: lints, unit tests, then the integration tests that build real

@@ -110,7 +110,7 @@ fn boot_and_fetch(firmware: &str) {
     let out = run(c);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("HTTP 200 from"), "{err}");
-    let serial = std::fs::read_to_string(&log).unwrap();
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
     // GRUB ran from our image, then Debian's kernel found root by PARTUUID.
     assert!(
         serial.contains("root=PARTUUID="),

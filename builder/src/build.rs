@@ -14,7 +14,6 @@ use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInf
 use crate::cmd::Cmd;
 use crate::data::DataDir;
 use crate::disk::ext4;
-use crate::disk::fat::FatFile;
 use crate::disk::image::{assemble, PartContent};
 use crate::interrupt;
 use crate::layers::{apply, render::TemplateContext, system, units};
@@ -29,6 +28,8 @@ pub struct BuildOptions {
     pub cache: Cache,
     /// Build from the cache alone: no package index refresh, no download.
     pub offline: bool,
+    /// Bootstrap the Debian tree again even if the cache has it.
+    pub fresh: bool,
     /// Parent of the temporary work directory (default: $TMPDIR).
     pub workdir: Option<PathBuf>,
     pub source_date_epoch: i64,
@@ -100,7 +101,7 @@ pub enum BuildError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Rootfs(#[from] rootfs::RootfsError),
+    Rootfs(Box<rootfs::RootfsError>),
     #[error(transparent)]
     Apply(#[from] apply::ApplyError),
     #[error(transparent)]
@@ -123,6 +124,12 @@ pub enum BuildError {
     Interrupted,
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<rootfs::RootfsError> for BuildError {
+    fn from(e: rootfs::RootfsError) -> BuildError {
+        BuildError::Rootfs(Box::new(e))
+    }
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildError {
@@ -189,7 +196,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // Identifiers, known before the layout is final.
     let root_fs_uuid = layout::seeded_uuid(&seed, "root-fs");
     let root_hash_seed = layout::seeded_uuid(&seed, "root-fs-hash-seed");
-    let requests_probe = partition_requests(r, 0)?;
+    let requests_probe = partition_requests(r, 0);
     let probe = compute_layout(
         profile.disk.table,
         &profile.arch,
@@ -221,7 +228,10 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         packages: r.packages.clone(),
         source_date_epoch: epoch,
     };
-    rootfs::bootstrap(&req, &opts.cache, opts.offline, &root)?;
+    let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root)?;
+    if let rootfs::Origin::Bootstrapped { key } = &origin {
+        eprintln!("clic: Debian tree bootstrapped and kept for later builds ({key})");
+    }
     check_interrupt()?;
 
     // 2. Layers, overlays, system files, units.
@@ -322,7 +332,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     check_interrupt()?;
 
     // 5. Disk image.
-    let requests = partition_requests(r, root_size)?;
+    let requests = partition_requests(r, root_size);
     let layout = compute_layout(
         profile.disk.table,
         &profile.arch,
@@ -352,7 +362,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             PartRole::Esp | PartRole::Boot => PartContent::Fat {
                 volume_id: fat_volume_ids.get(&p.label).copied().unwrap_or(0),
                 label: fat_label(&p.label),
-                files: prepared.fat_files.iter().map(clone_fat_file).collect(),
+                files: prepared.fat_files.clone(),
             },
             PartRole::Data => continue,
         };
@@ -475,8 +485,8 @@ fn layout_options(r: &Resolved) -> LayoutOptions {
     }
 }
 
-fn partition_requests(r: &Resolved, root_size: u64) -> Result<Vec<PartitionRequest>, BuildError> {
-    Ok(r.board
+fn partition_requests(r: &Resolved, root_size: u64) -> Vec<PartitionRequest> {
+    r.board
         .profile
         .disk
         .partitions
@@ -491,7 +501,7 @@ fn partition_requests(r: &Resolved, root_size: u64) -> Result<Vec<PartitionReque
             },
             bootable: matches!(p.role, PartRole::Boot),
         })
-        .collect())
+        .collect()
 }
 
 /// Seeded volume ids of the FAT partitions, by label.
@@ -567,10 +577,6 @@ fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
         clic_version: env!("CARGO_PKG_VERSION").into(),
         source_date_epoch: epoch,
     }
-}
-
-fn clone_fat_file(f: &FatFile) -> FatFile {
-    f.clone()
 }
 
 /// Size and sha256 of a file, reading it once.

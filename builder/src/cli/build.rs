@@ -17,6 +17,10 @@ pub struct BuildArgs {
     /// Use only the download cache: no index refresh, no download
     #[arg(long)]
     pub offline: bool,
+    /// Bootstrap the Debian tree again even if the cache holds one for the
+    /// same packages and indices
+    #[arg(long)]
+    pub fresh: bool,
     /// Where the temporary work directory goes (default: $TMPDIR)
     #[arg(long)]
     pub workdir: Option<PathBuf>,
@@ -28,6 +32,7 @@ pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyho
         out_dir: a.out,
         cache: Cache::locate(cache),
         offline: a.offline,
+        fresh: a.fresh,
         workdir: a.workdir,
         source_date_epoch: build::source_date_epoch(&a.spec),
     };

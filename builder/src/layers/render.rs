@@ -38,7 +38,17 @@ pub fn render(name: &str, text: &str, ctx: &TemplateContext) -> Result<String, R
         name: name.to_owned(),
         detail: chain(&e),
     })?;
-    tera::Tera::one_off(text, &context, escape).map_err(|e| RenderError {
+    render_context(name, text, &context, escape)
+}
+
+/// Render `text` with an already built context.
+pub fn render_context(
+    name: &str,
+    text: &str,
+    context: &tera::Context,
+    escape: bool,
+) -> Result<String, RenderError> {
+    tera::Tera::one_off(text, context, escape).map_err(|e| RenderError {
         name: name.to_owned(),
         detail: chain(&e),
     })

@@ -103,11 +103,10 @@ pub(crate) fn render_template(
     c.insert("cmdline", &ctx.boot.cmdline);
     c.insert("root_partuuid", ctx.root_partuuid);
     c.insert("root_fs_uuid", ctx.root_fs_uuid);
-    tera::Tera::one_off(&text, &c, false).map_err(|e| {
-        crate::layers::render::RenderError {
-            name: path.display().to_string(),
-            detail: format!("{e:?}"),
-        }
-        .into()
-    })
+    Ok(crate::layers::render::render_context(
+        &path.display().to_string(),
+        &text,
+        &c,
+        false,
+    )?)
 }

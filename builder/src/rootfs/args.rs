@@ -32,6 +32,10 @@ pub const DPKG_EXCLUDES: &[&str] = &[
     "path-exclude=/usr/share/lintian/*",
 ];
 
+pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
+const OFFLINE_APT_CONF: &str =
+    "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
+
 /// `unshare` gives mmdebstrap a private mount namespace: whatever it
 /// mounts (proc, sys, dev in the chroot) disappears with it, even if it is
 /// killed, so nothing stays mounted on the host.
@@ -68,17 +72,21 @@ pub fn mmdebstrap_command(
             .into(),
     );
     a.push(format!("--setup-hook=sync-in '{archives}' /var/cache/apt/archives/").into());
+    // The indices were refreshed (or, offline, kept) in the cache before:
+    // the tree is built from exactly the lists its cache key was made of.
+    a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
+    a.push("--skip=update".into());
     if offline {
-        // Use the indices saved by the last online build; touch no network.
-        a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
-        a.push("--skip=update".into());
         // Any download attempt (a package missing from the cache) fails at
         // once instead of quietly reaching the network: port 9 is discard.
-        a.push("--aptopt=Acquire::http::Proxy \"http://127.0.0.1:9\"".into());
-        a.push("--aptopt=Acquire::https::Proxy \"http://127.0.0.1:9\"".into());
+        // A file of its own, removed at the end, so it never reaches the
+        // image (mmdebstrap keeps --aptopt settings in the tree).
+        a.push(
+            format!("--setup-hook=printf '{OFFLINE_APT_CONF}' > \"$1/{OFFLINE_APT_FILE}\"").into(),
+        );
+        a.push(format!("--customize-hook=rm -f \"$1/{OFFLINE_APT_FILE}\"").into());
     }
     a.push(format!("--customize-hook=sync-out /var/cache/apt/archives '{archives}'").into());
-    a.push(format!("--customize-hook=sync-out /var/lib/apt/lists '{lists}'").into());
     a.push(req.suite.clone().into());
     a.push(target.into());
     a.push(
@@ -91,6 +99,46 @@ pub fn mmdebstrap_command(
         .into(),
     );
     ("unshare".into(), a)
+}
+
+/// Host-side `apt-get update` of the cache's lists for one suite/arch: the
+/// lists decide the rootfs cache key, so they are refreshed before
+/// mmdebstrap runs.
+pub fn apt_update_command(
+    req: &RootfsRequest,
+    cache: &AptCache,
+    sources: &Path,
+    scratch: &Path,
+) -> (String, Vec<OsString>) {
+    let o = |k: &str, v: &dyn std::fmt::Display| -> [OsString; 2] {
+        ["-o".into(), format!("{k}={v}").into()]
+    };
+    let mut a: Vec<OsString> = vec!["-q".into()];
+    for pair in [
+        o("Dir::Etc::SourceList", &sources.display()),
+        o("Dir::Etc::SourceParts", &"/nonexistent"),
+        o("Dir::State::Lists", &cache.lists.display()),
+        o("Dir::Cache", &scratch.display()),
+        o("Dir::State::status", &"/dev/null"),
+        o("APT::Architecture", &req.arch),
+        o("APT::Architectures", &req.arch),
+        o("Acquire::Languages", &"none"),
+    ] {
+        a.extend(pair);
+    }
+    a.push("update".into());
+    ("apt-get".into(), a)
+}
+
+/// The one-line sources.list for `req`.
+pub fn sources_line(req: &RootfsRequest, keyring: Option<&Path>) -> String {
+    let opts = keyring.map_or(String::new(), |k| format!("[signed-by={}] ", k.display()));
+    format!(
+        "deb {opts}{} {} {}\n",
+        req.mirror,
+        req.suite,
+        req.components.join(" ")
+    )
 }
 
 #[cfg(test)]
@@ -120,7 +168,7 @@ mod tests {
     }
 
     #[test]
-    fn online_build_refreshes_lists_and_saves_cache() {
+    fn online_build_uses_refreshed_lists_and_saves_packages() {
         let (prog, args) = mmdebstrap_command(&req(), &cache(), false, Path::new("/w/root"));
         let args = strings(&args);
         assert_eq!(prog, "unshare");
@@ -130,11 +178,16 @@ mod tests {
         );
         assert!(args.contains(&"--include=linux-image-amd64,nginx".to_owned()));
         assert!(args.contains(&"--architectures=amd64".to_owned()));
-        assert!(!args.contains(&"--skip=update".to_owned()));
+        assert!(args.contains(&"--skip=update".to_owned()));
         assert!(args
             .contains(&"--setup-hook=sync-in '/c/archives' /var/cache/apt/archives/".to_owned()));
+        assert!(args.contains(&"--setup-hook=sync-in '/c/lists' /var/lib/apt/lists/".to_owned()));
+        assert!(args.contains(
+            &"--customize-hook=sync-out /var/cache/apt/archives '/c/archives'".to_owned()
+        ));
         assert!(
-            args.contains(&"--customize-hook=sync-out /var/lib/apt/lists '/c/lists'".to_owned())
+            !args.iter().any(|a| a.contains("Proxy")),
+            "online builds may download"
         );
         let n = args.len();
         assert_eq!(
@@ -148,11 +201,49 @@ mod tests {
     }
 
     #[test]
-    fn offline_build_reuses_lists_and_skips_update() {
+    fn apt_update_writes_into_the_cache_lists_for_the_target_arch() {
+        let mut r = req();
+        r.arch = "arm64".into();
+        let (prog, args) = apt_update_command(
+            &r,
+            &cache(),
+            Path::new("/w/sources.list"),
+            Path::new("/w/apt"),
+        );
+        let args = strings(&args);
+        assert_eq!(prog, "apt-get");
+        assert_eq!(args.last().map(String::as_str), Some("update"));
+        for want in [
+            "Dir::State::Lists=/c/lists",
+            "APT::Architecture=arm64",
+            "Dir::Etc::SourceList=/w/sources.list",
+        ] {
+            assert!(args.contains(&want.to_owned()), "{want} in {args:?}");
+        }
+        assert_eq!(
+            sources_line(&r, Some(Path::new("/k.gpg"))),
+            "deb [signed-by=/k.gpg] http://deb.debian.org/debian bookworm main\n"
+        );
+    }
+
+    #[test]
+    fn offline_build_cannot_reach_the_network() {
         let (_, args) = mmdebstrap_command(&req(), &cache(), true, Path::new("/w/root"));
         let args = strings(&args);
         assert!(args.contains(&"--skip=update".to_owned()));
         assert!(args.contains(&"--setup-hook=sync-in '/c/lists' /var/lib/apt/lists/".to_owned()));
-        assert!(args.contains(&"--aptopt=Acquire::http::Proxy \"http://127.0.0.1:9\"".to_owned()));
+        let guard = args
+            .iter()
+            .find(|a| a.starts_with("--setup-hook=printf"))
+            .expect("offline guard");
+        assert!(
+            guard.contains("Acquire::http::Proxy") && guard.contains(OFFLINE_APT_FILE),
+            "{guard}"
+        );
+        assert!(args.contains(&format!("--customize-hook=rm -f \"$1/{OFFLINE_APT_FILE}\"")));
+        // Nothing offline-only is kept in the tree by mmdebstrap itself.
+        assert!(!args
+            .iter()
+            .any(|a| a.starts_with("--aptopt") && a.contains("Proxy")));
     }
 }

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod dpkg;
 pub mod normalise;
+pub mod treecache;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -24,7 +25,21 @@ pub enum RootfsError {
         arch: String,
         suite: String,
         #[source]
-        source: CmdError,
+        source: Box<CmdError>,
+    },
+    #[error("refreshing the package indices of {suite} {arch} from {mirror} failed (no network? `--offline` builds from the cache)")]
+    Update {
+        arch: String,
+        suite: String,
+        mirror: String,
+        #[source]
+        source: Box<CmdError>,
+    },
+    #[error("unpacking the cached Debian tree {path} failed (delete it to rebuild it)")]
+    TreeCache {
+        path: PathBuf,
+        #[source]
+        source: Box<CmdError>,
     },
     #[error("offline build: no saved package lists for {arch}/{suite} in {path}; run one build online first to fill the cache")]
     NoOfflineLists {
@@ -99,23 +114,84 @@ impl Cache {
     }
 }
 
-/// Run mmdebstrap into `target` (which must not exist or be empty).
+/// Where the Debian tree came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Unpacked from the tree cache.
+    Cached { key: String },
+    /// Built by mmdebstrap (and saved to the tree cache).
+    Bootstrapped { key: String },
+}
+
+/// Make the Debian tree in `target` (which must not exist): refresh the
+/// package indices unless offline, then unpack the cached tree for exactly
+/// these indices and packages, or run mmdebstrap and keep its result.
+/// `fresh` ignores the cached tree (and replaces it).
 pub fn bootstrap(
     req: &RootfsRequest,
     cache: &Cache,
     offline: bool,
+    fresh: bool,
     target: &Path,
-) -> Result<(), RootfsError> {
+) -> Result<Origin, RootfsError> {
     let apt = cache.apt(&req.suite, &req.arch);
     let _lock = cache.lock(&apt)?;
-    if offline && !has_lists(&apt.lists) {
-        return Err(RootfsError::NoOfflineLists {
-            arch: req.arch.clone(),
-            suite: req.suite.clone(),
-            path: apt.lists.clone(),
-        });
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RootfsError::Cache { path, source }
+    };
+    if offline {
+        if !has_lists(&apt.lists) {
+            return Err(RootfsError::NoOfflineLists {
+                arch: req.arch.clone(),
+                suite: req.suite.clone(),
+                path: apt.lists.clone(),
+            });
+        }
+    } else {
+        refresh_lists(req, &apt)?;
     }
     let (prog, args) = args::mmdebstrap_command(req, &apt, offline, target);
+    // Offline and online builds of the same indices make the same tree: the
+    // key is that of the online command (the offline guard leaves no trace).
+    let (_, online_args) = args::mmdebstrap_command(req, &apt, false, target);
+    let key_args: Vec<_> = online_args
+        .iter()
+        .filter(|a| a.as_os_str() != target.as_os_str())
+        .cloned()
+        .collect();
+    let releases = treecache::releases(&apt.lists).map_err(io(&apt.lists))?;
+    let key = treecache::key(&key_args, req.source_date_epoch, &releases);
+    let trees = cache.dir.join("trees");
+    let prefix = format!("{}-{}-", req.suite, req.arch);
+    let cached = trees.join(format!("{prefix}{key}.tar"));
+    if cached.is_file() && !fresh {
+        eprintln!("clic: Debian tree from the cache ({})", cached.display());
+        fs::create_dir_all(target).map_err(io(target))?;
+        Cmd::new("tar")
+            .args([
+                "--extract",
+                "--numeric-owner",
+                "--preserve-permissions",
+                "--xattrs",
+                "--xattrs-include=*",
+                "--file",
+            ])
+            .arg(&cached)
+            .arg("--directory")
+            .arg(target)
+            .run()
+            .map_err(|source| RootfsError::TreeCache {
+                path: cached.clone(),
+                source: Box::new(source),
+            })?;
+        // Mark it used, for pruning.
+        let _ = fs::File::options()
+            .append(true)
+            .open(&cached)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        return Ok(Origin::Cached { key });
+    }
     Cmd::new(prog)
         .args(args)
         .env("SOURCE_DATE_EPOCH", req.source_date_epoch.to_string())
@@ -124,7 +200,91 @@ pub fn bootstrap(
         .map_err(|source| RootfsError::Mmdebstrap {
             arch: req.arch.clone(),
             suite: req.suite.clone(),
+            source: Box::new(source),
+        })?;
+    save_tree(target, &trees, &cached, &prefix)?;
+    Ok(Origin::Bootstrapped { key })
+}
+
+/// Keep a freshly bootstrapped tree; a failure here only costs the next
+/// build time, so it is reported and ignored.
+fn save_tree(target: &Path, trees: &Path, cached: &Path, prefix: &str) -> Result<(), RootfsError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RootfsError::Cache { path, source }
+    };
+    fs::create_dir_all(trees).map_err(io(trees))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tree-")
+        .suffix(".tar")
+        .tempfile_in(trees)
+        .map_err(io(trees))?;
+    let saved = Cmd::new("tar")
+        .args([
+            "--create",
+            "--numeric-owner",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--format=pax",
+            "--file",
+        ])
+        .arg(tmp.path())
+        .arg("--directory")
+        .arg(target)
+        .arg(".")
+        .run();
+    match saved {
+        Ok(_) => {
+            tmp.persist(cached).map_err(|e| RootfsError::Cache {
+                path: cached.to_owned(),
+                source: e.error,
+            })?;
+        }
+        Err(e) => eprintln!("clic: warning: could not keep the Debian tree for later builds: {e}"),
+    }
+    let entries: Vec<_> = fs::read_dir(trees)
+        .map_err(io(trees))?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.starts_with(prefix) && n.ends_with(".tar")
+        })
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .collect();
+    for old in treecache::to_prune(entries, treecache::KEEP) {
+        let _ = fs::remove_file(old);
+    }
+    Ok(())
+}
+
+/// Refresh the cached package indices with the host's apt.
+fn refresh_lists(req: &RootfsRequest, apt: &AptCache) -> Result<(), RootfsError> {
+    let scratch = tempfile::Builder::new()
+        .prefix("clic-apt-")
+        .tempdir()
+        .map_err(|source| RootfsError::Cache {
+            path: std::env::temp_dir(),
             source,
+        })?;
+    let sources = scratch.path().join("sources.list");
+    let keyring = Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
+    let keyring = (req.mirror.starts_with("http") && keyring.is_file()).then_some(keyring);
+    fs::create_dir_all(apt.lists.join("partial"))
+        .and_then(|_| fs::create_dir_all(scratch.path().join("archives/partial")))
+        .and_then(|_| fs::write(&sources, args::sources_line(req, keyring)))
+        .map_err(|source| RootfsError::Cache {
+            path: apt.lists.clone(),
+            source,
+        })?;
+    let (prog, a) = args::apt_update_command(req, apt, &sources, scratch.path());
+    Cmd::new(prog)
+        .args(a)
+        .run()
+        .map_err(|source| RootfsError::Update {
+            arch: req.arch.clone(),
+            suite: req.suite.clone(),
+            mirror: req.mirror.clone(),
+            source: Box::new(source),
         })?;
     Ok(())
 }

@@ -1,0 +1,102 @@
+//! The bootstrapped tree, before layers, is the expensive part of a build
+//! and the same for every board and spec that ask for the same packages of
+//! one suite and architecture. It is kept as a tarball keyed by everything
+//! that decides its content: the mmdebstrap command, SOURCE_DATE_EPOCH and
+//! the package indices (Release files) it was resolved against.
+
+use sha2::{Digest, Sha256};
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Bump when what goes into a cached tree changes without its command
+/// line changing.
+pub const RECIPE: &str = "clic-rootfs-v1";
+
+/// How many trees to keep per suite/architecture.
+pub const KEEP: usize = 3;
+
+/// The cache key (pure): `args` without the target path, the epoch and the
+/// `(file name, contents)` of every Release/InRelease index, in any order.
+pub fn key(args: &[OsString], epoch: i64, releases: &[(String, Vec<u8>)]) -> String {
+    let mut h = Sha256::new();
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
+    field(RECIPE.as_bytes());
+    for a in args {
+        field(a.to_string_lossy().as_bytes());
+    }
+    field(epoch.to_string().as_bytes());
+    let mut rel: Vec<&(String, Vec<u8>)> = releases.iter().collect();
+    rel.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, data) in rel {
+        field(name.as_bytes());
+        field(data);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// The Release files of an apt lists directory.
+pub fn releases(lists: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(lists)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with("_InRelease") || name.ends_with("_Release") {
+            v.push((name, fs::read(e.path())?));
+        }
+    }
+    Ok(v)
+}
+
+/// Which cached trees to delete: all but the `keep` most recently used.
+pub fn to_prune(mut entries: Vec<(PathBuf, SystemTime)>, keep: usize) -> Vec<PathBuf> {
+    entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    entries.into_iter().skip(keep).map(|(p, _)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn args(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn key_depends_on_packages_epoch_and_indices_not_their_order() {
+        let rel = vec![
+            ("a_InRelease".to_owned(), b"one".to_vec()),
+            ("b_InRelease".to_owned(), b"two".to_vec()),
+        ];
+        let mut rev = rel.clone();
+        rev.reverse();
+        let k = key(&args(&["--include=nginx"]), 1, &rel);
+        assert_eq!(k, key(&args(&["--include=nginx"]), 1, &rev));
+        assert_ne!(k, key(&args(&["--include=nginx,vim"]), 1, &rel));
+        assert_ne!(k, key(&args(&["--include=nginx"]), 2, &rel));
+        let mut newer = rel.clone();
+        newer[0].1 = b"one, updated".to_vec();
+        assert_ne!(k, key(&args(&["--include=nginx"]), 1, &newer));
+        // Field boundaries matter: ["ab", "c"] is not ["a", "bc"].
+        assert_ne!(
+            key(&args(&["ab", "c"]), 1, &[]),
+            key(&args(&["a", "bc"]), 1, &[])
+        );
+        assert_eq!(k.len(), 32);
+    }
+
+    #[test]
+    fn prune_keeps_the_most_recently_used() {
+        let t0 = SystemTime::UNIX_EPOCH;
+        let e = |n: &str, s: u64| (PathBuf::from(n), t0 + Duration::from_secs(s));
+        let gone = to_prune(vec![e("a", 1), e("b", 4), e("c", 3), e("d", 2)], 2);
+        assert_eq!(gone, vec![PathBuf::from("d"), PathBuf::from("a")]);
+        assert!(to_prune(vec![e("a", 1)], 3).is_empty());
+    }
+}
