@@ -232,20 +232,7 @@ fn image_holds_no_secrets_or_host_state() {
     std::fs::remove_file(&ext4).unwrap();
 }
 
-/// Same spec, same package cache: byte-identical image. The second build is
-/// offline, which also proves it needs no download at all.
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rebuild_from_the_cache_is_byte_identical() {
-    let first = image();
-    let out = work().join("b");
-    let o = build(&out, &["--offline"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !err.contains("Get:"),
-        "offline build downloaded:\n{}",
-        tail(&err, 30)
-    );
+fn assert_same_image(first: &Path, out: &Path) {
     let second = out.join(format!("{NAME}.img"));
     let (a, b) = (
         std::fs::read(first).unwrap(),
@@ -265,6 +252,68 @@ fn rebuild_from_the_cache_is_byte_identical() {
     assert_eq!(ma, mb);
 }
 
+/// Same spec, same package cache: byte-identical image. The second build
+/// bootstraps again (--fresh) and offline, which also proves it needs no
+/// download at all.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn rebuild_from_the_cache_is_byte_identical() {
+    let first = image();
+    let out = work().join("b");
+    let o = build(&out, &["--offline", "--fresh"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains("Debian tree from the cache"),
+        "--fresh used the tree cache"
+    );
+    assert_same_image(first, &out);
+}
+
+/// A warm build takes the Debian tree from the tree cache: same bytes.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn warm_build_from_the_tree_cache_is_byte_identical() {
+    let first = image();
+    let out = work().join("c");
+    let o = build(&out, &["--offline"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Debian tree from the cache"),
+        "{}",
+        tail(&err, 30)
+    );
+    assert_same_image(first, &out);
+}
+
+/// An offline build that needs a package the cache lacks fails at once and
+/// says which, instead of reaching the network.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn offline_build_missing_a_package_fails_and_names_it() {
+    let _ = image(); // the package lists are in the cache
+    let dir = work().join("offline-missing");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = std::fs::read_to_string(repo().join(SPEC))
+        .unwrap()
+        .replace("packages = []", "packages = [\"cowsay\"]");
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let mut c = clic();
+    c.arg("build")
+        .arg(dir.join("spec.toml"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .arg("--offline");
+    let o = c.output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success(),
+        "offline build without cowsay in the cache succeeded"
+    );
+    assert!(err.contains("cowsay"), "{}", tail(&err, 30));
+    assert!(!dir.join("out").join(format!("{NAME}.img")).exists());
+}
+
 /// Ctrl-C in the middle of the bootstrap: no mount, no temporary directory,
 /// no partial output left behind.
 #[test]
@@ -277,6 +326,7 @@ fn interrupted_build_leaves_nothing_behind() {
     let mut c = clic();
     c.args(["build", SPEC, "--out"])
         .arg(&out)
+        .args(["--fresh", "--offline"])
         .arg("--workdir")
         .arg(&tmp);
     c.stdout(std::process::Stdio::null())
@@ -299,7 +349,7 @@ fn interrupted_build_leaves_nothing_behind() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    unsafe_kill(child.id(), 2);
+    send_signal(child.id(), 2);
     let o = child.wait_with_output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -334,7 +384,7 @@ fn interrupted_build_leaves_nothing_behind() {
     );
 }
 
-fn unsafe_kill(pid: u32, sig: i32) {
+fn send_signal(pid: u32, sig: i32) {
     let ok = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
