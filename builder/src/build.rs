@@ -381,7 +381,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         &layout,
         &parts,
         boot.mbr_boot_code,
-        &[],
+        &boot.raw_blobs,
         epoch,
     )?;
     check_interrupt()?;
@@ -499,7 +499,7 @@ fn partition_requests(r: &Resolved, root_size: u64) -> Vec<PartitionRequest> {
             } else {
                 p.size.map_or(MIB, |s| s.0)
             },
-            bootable: matches!(p.role, PartRole::Boot),
+            bootable: p.bootable,
         })
         .collect()
 }

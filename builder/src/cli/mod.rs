@@ -4,6 +4,7 @@ pub mod boards;
 pub mod boot;
 pub mod build;
 pub mod check;
+pub mod inspect;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Boot an image under QEMU and watch its serial console
     Boot(boot::BootArgs),
+    /// Check an image's partitions, boot files and root= without booting it
+    Inspect(inspect::InspectArgs),
     /// List the board profiles
     Boards,
 }
@@ -53,6 +56,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Build(a) => build::run(a, data, cli.cache.as_deref()),
         Command::Check(a) => check::run(a, data),
         Command::Boot(a) => boot::run(a, data),
+        Command::Inspect(a) => inspect::run(a, data),
         Command::Boards => boards::run(data),
     }
 }

@@ -10,7 +10,8 @@ use super::{render_template, Bootloader, DiskBoot, LoaderContext, LoaderError, P
 use crate::cmd::Cmd;
 use crate::disk::fat::{FatFile, FatSource};
 use crate::disk::grub::{mbr_boot_code, patch_core_img};
-use crate::plan::layout::{Layout, PartRole};
+use crate::disk::image::RawBlob;
+use crate::plan::layout::{Layout, PartRole, TableKind};
 
 pub struct GrubX86;
 
@@ -168,20 +169,40 @@ impl Bootloader for GrubX86 {
 
     fn place(&self, prepared: &Prepared, layout: &Layout) -> Result<DiskBoot, LoaderError> {
         let mut out = DiskBoot::default();
-        if let (Some(boot_img), Some(core)) = (&prepared.mbr_boot_img, &prepared.bios_core) {
-            let part = layout
-                .by_role(PartRole::BiosBoot)
-                .ok_or_else(|| LoaderError::Failed {
-                    loader: NAME,
-                    message:
-                        "BIOS boot needs a partition with role = \"bios-boot\" in the board profile"
-                            .into(),
-                })?;
-            let lba = part.start / layout.sector_size;
-            let mut core = core.clone();
-            patch_core_img(&mut core, lba, part.size / layout.sector_size)?;
+        let (Some(boot_img), Some(core)) = (&prepared.mbr_boot_img, &prepared.bios_core) else {
+            return Ok(out);
+        };
+        let mut core = core.clone();
+        let sector = layout.sector_size;
+        if let Some(part) = layout.by_role(PartRole::BiosBoot) {
+            // GPT: core.img fills the BIOS boot partition.
+            let lba = part.start / sector;
+            patch_core_img(&mut core, lba, part.size / sector)?;
             out.mbr_boot_code = Some(mbr_boot_code(boot_img, lba)?);
             out.bios_boot = Some(core);
+        } else if layout.table == TableKind::Mbr {
+            // MBR: core.img goes in the gap between the MBR and the first
+            // partition (sectors 1..), as grub-install does.
+            let first = layout
+                .partitions
+                .iter()
+                .map(|p| p.start)
+                .min()
+                .unwrap_or(layout.disk_size);
+            let gap = (first / sector).saturating_sub(1);
+            patch_core_img(&mut core, 1, gap)?;
+            out.mbr_boot_code = Some(mbr_boot_code(boot_img, 1)?);
+            out.raw_blobs.push(RawBlob {
+                name: "GRUB core.img".into(),
+                offset: sector,
+                data: core,
+                allow_mbr_bootcode: false,
+            });
+        } else {
+            return Err(LoaderError::Failed {
+                loader: NAME,
+                message: "BIOS boot on a GPT disk needs a partition with role = \"bios-boot\" in the board profile".into(),
+            });
         }
         Ok(out)
     }

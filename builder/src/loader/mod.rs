@@ -40,6 +40,9 @@ pub struct DiskBoot {
     pub mbr_boot_code: Option<[u8; 440]>,
     /// Raw bytes for the BIOS boot partition.
     pub bios_boot: Option<Vec<u8>>,
+    /// Bytes at fixed offsets outside partitions (GRUB's core.img in the
+    /// gap after an MBR, u-boot blobs).
+    pub raw_blobs: Vec<crate::disk::image::RawBlob>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -64,6 +64,10 @@ pub struct PartitionConfig {
     /// grows the partition to fill the card anyway).
     #[serde(default)]
     pub free: Option<Size>,
+    /// Mark the partition active/bootable (MBR boot flag, GPT legacy BIOS
+    /// bootable attribute): some old BIOSes boot nothing without one.
+    #[serde(default)]
+    pub bootable: bool,
     /// Where the partition is mounted in the running system.
     #[serde(default)]
     pub mount: Option<String>,

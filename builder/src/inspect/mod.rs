@@ -1,0 +1,164 @@
+//! `clic inspect`: a static boot check of a finished image, without
+//! mounting it or attaching loop devices. It reads the partition table
+//! (`table`), identifies each partition's filesystem (`fs`), reads files
+//! from FAT in-process and from ext4 with `debugfs` (`files`), and checks
+//! what the board's [`InspectRules`] require (`checks`): boot files, the
+//! kernel command line's `root=`, GRUB's `search`, raw bootloader bytes.
+//!
+//! The result is a [`Report`]: one [`Check`] per verdict, serialisable as
+//! JSON with stable field names.
+
+mod checks;
+pub mod cmdline;
+pub mod files;
+pub mod fs;
+pub mod rules;
+pub mod table;
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use checks::check_manifest;
+pub use fs::Filesystem;
+pub use rules::{BlobRule, CmdlineSource, FileRef, InspectRules, Location};
+pub use table::{Role, Table, TableKind, TablePartition};
+
+/// One verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked: `table`, `layout`, `root-fs`, `file esp:/EFI/...`,
+    /// `cmdline`, `grub-search`, `blob NAME`, `grub-bios`, `manifest`.
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+impl Check {
+    pub fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            ok,
+            detail: detail.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Partition {
+    #[serde(flatten)]
+    pub entry: TablePartition,
+    pub filesystem: Option<Filesystem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableInfo {
+    pub kind: TableKind,
+    /// PTUUID as blkid shows it.
+    pub id: String,
+    pub sector_size: u64,
+    pub disk_size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub image: String,
+    /// The board the rules came from, when known (set by the caller).
+    pub board: Option<String>,
+    /// `None` when no partition table could be read.
+    pub table: Option<TableInfo>,
+    pub partitions: Vec<Partition>,
+    pub checks: Vec<Check>,
+    /// Every check passed.
+    pub ok: bool,
+}
+
+impl Report {
+    pub fn push(&mut self, check: Check) {
+        self.ok &= check.ok;
+        self.checks.push(check);
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("opening the image {path}: {source}")]
+    Open { path: PathBuf, source: io::Error },
+    #[error("reading {what} of {path}: {source}")]
+    Read {
+        path: PathBuf,
+        what: String,
+        source: io::Error,
+    },
+}
+
+/// Inspect `image` against `rules`. Problems with the image are failed
+/// checks in the report; only an image that cannot be read is an error.
+pub fn inspect(image: &Path, rules: &InspectRules) -> Result<Report, InspectError> {
+    let mut file = File::open(image).map_err(|source| InspectError::Open {
+        path: image.to_owned(),
+        source,
+    })?;
+    let read_err = |what: &str| {
+        let (path, what) = (image.to_owned(), what.to_owned());
+        move |source| InspectError::Read { path, what, source }
+    };
+    let disk_size = file.metadata().map_err(read_err("the size"))?.len();
+    let mut report = Report {
+        image: image.display().to_string(),
+        board: None,
+        table: None,
+        partitions: Vec::new(),
+        checks: Vec::new(),
+        ok: true,
+    };
+    let table = match table::read_table(&mut file, disk_size) {
+        Ok(t) => t,
+        Err(table::TableReadError::Io(source)) => {
+            return Err(read_err("the partition table")(source))
+        }
+        Err(e) => {
+            report.push(Check::new("table", false, e.to_string()));
+            return Ok(report);
+        }
+    };
+    report.table = Some(TableInfo {
+        kind: table.kind,
+        id: table.id.clone(),
+        sector_size: table.sector_size,
+        disk_size,
+    });
+    for p in &table.partitions {
+        let head = read_head(&mut file, p, disk_size)
+            .map_err(read_err(&format!("the start of {}", files::part_name(p))))?;
+        report.partitions.push(Partition {
+            entry: p.clone(),
+            filesystem: fs::detect(&head),
+        });
+    }
+    checks::run(&mut report, &mut file, image, &table, rules)?;
+    Ok(report)
+}
+
+/// The first bytes of a partition, fewer if it is smaller or cut off by
+/// the end of the image.
+fn read_head(file: &mut File, p: &TablePartition, disk_size: u64) -> io::Result<Vec<u8>> {
+    let len = (fs::PROBE_LEN as u64)
+        .min(p.size)
+        .min(disk_size.saturating_sub(p.start));
+    let mut buf = vec![0u8; len as usize];
+    if len > 0 {
+        file.seek(SeekFrom::Start(p.start))?;
+        file.read_exact(&mut buf)?;
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests;

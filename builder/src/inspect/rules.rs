@@ -1,0 +1,271 @@
+//! What a bootable image of a given board must contain, as data: the
+//! files each partition needs, where the kernel command line lives, and
+//! the raw bytes expected at fixed places. A board profile can carry these
+//! (TOML, the shape of [`InspectRules`]); otherwise [`InspectRules::for_boot`]
+//! derives them from the profile's boot loader.
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::profile::BootConfig;
+
+/// Which partition a rule is about, found from the partition table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Location {
+    /// The whole disk (for raw bytes only).
+    Disk,
+    /// The GPT BIOS boot partition.
+    BiosBoot,
+    /// The EFI system partition.
+    Esp,
+    /// The FAT partition firmware reads (MBR 0x0c...), else the ESP.
+    Boot,
+    /// The partition holding the ext2/3/4 root filesystem.
+    Root,
+}
+
+impl Location {
+    pub fn name(self) -> &'static str {
+        match self {
+            Location::Disk => "disk",
+            Location::BiosBoot => "bios-boot",
+            Location::Esp => "esp",
+            Location::Boot => "boot",
+            Location::Root => "root",
+        }
+    }
+}
+
+/// A file in one of the image's filesystems.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRef {
+    pub location: Location,
+    /// From the filesystem's root, `/`-separated; symbolic links are
+    /// followed (ext only).
+    pub path: String,
+}
+
+impl FileRef {
+    pub fn new(location: Location, path: &str) -> FileRef {
+        FileRef {
+            location,
+            path: path.to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Display for FileRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let slash = if self.path.starts_with('/') { "" } else { "/" };
+        write!(f, "{}:{slash}{}", self.location.name(), self.path)
+    }
+}
+
+/// Where the kernel command line is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CmdlineSource {
+    /// Not checked.
+    #[default]
+    None,
+    /// A GRUB configuration: every `linux` line is a command line, and
+    /// `search --fs-uuid` must find the root filesystem.
+    Grub { location: Location, path: String },
+    /// A file whose first line is the command line (`cmdline.txt`).
+    Text { location: Location, path: String },
+    /// An extlinux.conf: every `append` line is a command line.
+    Extlinux { location: Location, path: String },
+}
+
+/// Bytes at a fixed place, from the start of the disk or of a partition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobRule {
+    pub name: String,
+    #[serde(default = "disk")]
+    pub location: Location,
+    pub offset: u64,
+    pub len: u64,
+    /// Expected sha256 (hex) of the bytes; without it they must merely not
+    /// be all zeros.
+    #[serde(default)]
+    pub sha256: Option<String>,
+}
+
+fn disk() -> Location {
+    Location::Disk
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InspectRules {
+    #[serde(default)]
+    pub required_files: Vec<FileRef>,
+    #[serde(default)]
+    pub cmdline: CmdlineSource,
+    #[serde(default)]
+    pub blobs: Vec<BlobRule>,
+    /// A Raspberry Pi `config.txt`: the kernel, initramfs and device tree
+    /// it names must exist next to it.
+    #[serde(default)]
+    pub rpi_config: Option<FileRef>,
+    /// GRUB for BIOS: the MBR boot code must point at core.img (in the
+    /// BIOS boot partition on GPT, right after the MBR on MBR disks, which
+    /// then need an active partition), and core.img's first sector must be
+    /// GRUB's diskboot.img with a block list that follows it.
+    #[serde(default)]
+    pub grub_bios: bool,
+}
+
+/// Raspberry Pi firmware files that every 64-bit Pi from the 3 on needs.
+const RPI_FIRMWARE: &[&str] = &[
+    "bootcode.bin",
+    "start.elf",
+    "fixup.dat",
+    "start4.elf",
+    "fixup4.dat",
+];
+
+impl InspectRules {
+    /// Built-in rules for a board's boot configuration, when its loader is
+    /// known (`grub-x86`, `rpi`, `uboot`).
+    pub fn for_boot(boot: &BootConfig) -> Option<InspectRules> {
+        Self::for_loader(&boot.loader, &boot.grub_platforms)
+    }
+
+    pub fn for_loader(loader: &str, grub_platforms: &[String]) -> Option<InspectRules> {
+        match loader {
+            "grub-x86" => Some(grub_x86(grub_platforms)),
+            "rpi" => Some(rpi()),
+            // Blob hashes come from the board's own data.
+            "uboot" => Some(InspectRules {
+                cmdline: CmdlineSource::Extlinux {
+                    location: Location::Root,
+                    path: "/boot/extlinux/extlinux.conf".into(),
+                },
+                ..InspectRules::default()
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn grub_x86(platforms: &[String]) -> InspectRules {
+    // What the loader installs when the profile names no platform.
+    let all = ["i386-pc".to_owned(), "x86_64-efi".to_owned()];
+    let platforms = if platforms.is_empty() {
+        &all[..]
+    } else {
+        platforms
+    };
+    let mut r = InspectRules {
+        required_files: vec![
+            FileRef::new(Location::Root, "/boot/grub/grub.cfg"),
+            FileRef::new(Location::Root, "/vmlinuz"),
+            FileRef::new(Location::Root, "/initrd.img"),
+        ],
+        cmdline: CmdlineSource::Grub {
+            location: Location::Root,
+            path: "/boot/grub/grub.cfg".into(),
+        },
+        ..InspectRules::default()
+    };
+    for p in platforms {
+        match p.as_str() {
+            "i386-pc" => {
+                r.grub_bios = true;
+                r.blobs.push(BlobRule {
+                    name: "GRUB boot.img in the MBR".into(),
+                    location: Location::Disk,
+                    offset: 0,
+                    len: 440,
+                    sha256: None,
+                });
+            }
+            "x86_64-efi" => r
+                .required_files
+                .insert(0, FileRef::new(Location::Esp, "EFI/BOOT/BOOTX64.EFI")),
+            "i386-efi" => r
+                .required_files
+                .insert(0, FileRef::new(Location::Esp, "EFI/BOOT/BOOTIA32.EFI")),
+            _ => {}
+        }
+    }
+    r
+}
+
+fn rpi() -> InspectRules {
+    let mut required_files = vec![
+        FileRef::new(Location::Boot, "config.txt"),
+        FileRef::new(Location::Boot, "cmdline.txt"),
+    ];
+    required_files.extend(RPI_FIRMWARE.iter().map(|f| FileRef::new(Location::Boot, f)));
+    InspectRules {
+        required_files,
+        cmdline: CmdlineSource::Text {
+            location: Location::Boot,
+            path: "cmdline.txt".into(),
+        },
+        rpi_config: Some(FileRef::new(Location::Boot, "config.txt")),
+        ..InspectRules::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grub_defaults_follow_the_platforms() {
+        let both = InspectRules::for_loader("grub-x86", &[]).unwrap();
+        assert!(both.grub_bios);
+        assert_eq!(both.blobs.len(), 1);
+        assert_eq!(
+            both.required_files[0].to_string(),
+            "esp:/EFI/BOOT/BOOTX64.EFI"
+        );
+        let efi = InspectRules::for_loader("grub-x86", &["x86_64-efi".into()]).unwrap();
+        assert!(!efi.grub_bios && efi.blobs.is_empty());
+        assert_eq!(efi.required_files.len(), 4);
+        assert!(InspectRules::for_loader("lilo", &[]).is_none());
+    }
+
+    #[test]
+    fn rules_are_data() {
+        let text = r#"
+            grub_bios = false
+            required_files = [
+                { location = "boot", path = "config.txt" },
+                { location = "root", path = "/sbin/init" },
+            ]
+            cmdline = { kind = "text", location = "boot", path = "cmdline.txt" }
+            rpi_config = { location = "boot", path = "config.txt" }
+            [[blobs]]
+            name = "u-boot"
+            offset = 512
+            len = 1024
+            sha256 = "00"
+        "#;
+        let r: InspectRules = toml::from_str(text).unwrap();
+        assert_eq!(
+            r.required_files[1],
+            FileRef::new(Location::Root, "/sbin/init")
+        );
+        assert_eq!(
+            r.cmdline,
+            CmdlineSource::Text {
+                location: Location::Boot,
+                path: "cmdline.txt".into()
+            }
+        );
+        assert_eq!(r.blobs[0].location, Location::Disk);
+        let again: InspectRules = toml::from_str(&toml::to_string(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+        assert!(toml::from_str::<InspectRules>("colour = 1").is_err());
+        assert_eq!(
+            toml::from_str::<InspectRules>("").unwrap(),
+            InspectRules::default()
+        );
+    }
+}
