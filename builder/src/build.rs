@@ -122,6 +122,8 @@ pub enum BuildError {
     },
     #[error("the build was interrupted; nothing was written to the output directory")]
     Interrupted,
+    #[error("the built image fails its static boot check (nothing was written):\n  {0}")]
+    SelfCheck(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -385,6 +387,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         epoch,
     )?;
     check_interrupt()?;
+    self_check(image_tmp.path(), &profile.boot)?;
 
     // 6. Manifest, then move both into place.
     steps.start("artifacts", "checksum and manifest");
@@ -476,6 +479,29 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         manifest_data,
         steps: steps.done,
     })
+}
+
+/// The static boot check (`clic inspect`) on the finished image, before it
+/// is moved into place: an image that could not boot is never published.
+fn self_check(image: &Path, boot: &crate::spec::profile::BootConfig) -> Result<(), BuildError> {
+    let Some(rules) = crate::inspect::InspectRules::for_boot(boot) else {
+        return Ok(());
+    };
+    let report = crate::inspect::inspect(image, &rules)
+        .map_err(|e| BuildError::Internal(format!("inspecting the built image: {e}")))?;
+    let failures: Vec<String> = report
+        .failures()
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    if failures.is_empty() {
+        eprintln!(
+            "clic: static boot check passed ({} checks)",
+            report.checks.len()
+        );
+        Ok(())
+    } else {
+        Err(BuildError::SelfCheck(failures.join("\n  ")))
+    }
 }
 
 fn layout_options(r: &Resolved) -> LayoutOptions {
