@@ -74,6 +74,21 @@ fn image() -> &'static Path {
     })
 }
 
+/// The default spec built for another board, once.
+fn board_image(board: &'static str) -> &'static Path {
+    static IMAGES: std::sync::Mutex<Vec<(&'static str, &'static Path)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = images.iter().find(|(b, _)| *b == board) {
+        return p;
+    }
+    let out = work().join(board);
+    build(&out, &["--board", board]);
+    let path: &'static Path = Box::leak(out.join(format!("{NAME}.img")).into_boxed_path());
+    images.push((board, path));
+    path
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -83,9 +98,12 @@ fn free_port() -> u16 {
 }
 
 fn boot_and_fetch(firmware: &str) {
-    let img = image();
+    boot_image_and_fetch(image(), firmware, "amd64");
+}
+
+fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
     let port = free_port();
-    let log = work().join(format!("serial-{firmware}.log"));
+    let log = work().join(format!("serial-{tag}-{firmware}.log"));
     let mut c = clic();
     c.arg("boot")
         .arg(img)
@@ -118,6 +136,57 @@ fn boot_and_fetch(firmware: &str) {
         tail(&serial, 40)
     );
     assert!(serial.contains("clic login:"), "{}", tail(&serial, 40));
+}
+
+/// `clic inspect` passes on an image as built.
+fn inspect_ok(img: &Path) {
+    let mut c = clic();
+    c.arg("inspect").arg(img).arg("--json");
+    let out = run(c);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert!(report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["name"] == "cmdline"));
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
+    let img = board_image("ordinosaure-i386");
+    inspect_ok(img);
+    boot_image_and_fetch(img, "bios", "i386");
+}
+
+/// `clic inspect` passes on the image as built and fails once GRUB's
+/// pointer to core.img in the MBR is wrong.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn inspect_passes_on_the_default_image_and_catches_a_broken_mbr() {
+    let img = image();
+    inspect_ok(img);
+    let bad = work().join("bad-mbr.img");
+    std::fs::copy(img, &bad).unwrap();
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = std::fs::OpenOptions::new().write(true).open(&bad).unwrap();
+    f.seek(SeekFrom::Start(0x5c)).unwrap();
+    f.write_all(&7u64.to_le_bytes()).unwrap();
+    drop(f);
+    let out = clic()
+        .arg("inspect")
+        .arg(&bad)
+        .args(["--board", "ordinosaure-amd64"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "inspect accepted a broken MBR:\n{text}"
+    );
+    assert!(text.contains("FAIL grub-bios"), "{text}");
+    std::fs::remove_file(&bad).unwrap();
 }
 
 #[test]
