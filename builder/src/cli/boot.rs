@@ -50,6 +50,19 @@ pub struct BootArgs {
     pub quiet: bool,
 }
 
+/// The image's command line without its `console=` settings, then the
+/// board's QEMU additions (the console QEMU shows on its serial port).
+pub fn boot_cmdline(image_cmdline: &str, extra: Option<&str>) -> String {
+    let mut words: Vec<&str> = image_cmdline
+        .split_whitespace()
+        .filter(|w| !w.starts_with("console="))
+        .collect();
+    if let Some(e) = extra {
+        words.extend(e.split_whitespace());
+    }
+    words.join(" ")
+}
+
 fn parse_firmware(s: &str) -> Result<Firmware, String> {
     match s {
         "bios" => Ok(Firmware::Bios),
@@ -98,6 +111,28 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let firmware = a.firmware.unwrap_or_else(|| profile.default_firmware());
     let mut opts = BootOptions::new(&a.image, firmware);
+    // Machines booted with -kernel (QEMU's raspi models) get the kernel,
+    // initrd, DTB and command line from the image's own boot partition.
+    let extracted = tempfile::Builder::new().prefix("clic-boot-").tempdir()?;
+    if let Some(k) = &profile.kernel_from_image {
+        let take = |name: &str| -> anyhow::Result<PathBuf> {
+            let bytes = crate::inspect::read_fat_file(&a.image, name, 1 << 30)?;
+            let path = extracted
+                .path()
+                .join(name.rsplit('/').next().unwrap_or(name));
+            std::fs::write(&path, bytes)?;
+            Ok(path)
+        };
+        opts.kernel = Some(take(&k.kernel)?);
+        opts.initrd = k.initrd.as_deref().map(take).transpose()?;
+        opts.dtb = k.dtb.as_deref().map(take).transpose()?;
+        if let Some(c) = &k.cmdline {
+            let text =
+                String::from_utf8_lossy(&crate::inspect::read_fat_file(&a.image, c, 64 * 1024)?)
+                    .into_owned();
+            opts.append = Some(boot_cmdline(&text, profile.append.as_deref()));
+        }
+    }
     opts.forwards = forwards.clone();
     opts.snapshot = !a.persist;
     opts.memory = a.memory.clone();
@@ -149,4 +184,21 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boot_cmdline;
+
+    #[test]
+    fn image_cmdline_keeps_root_and_takes_qemus_console() {
+        let c = boot_cmdline(
+            "console=serial0,115200 console=tty1 root=PARTUUID=1234abcd-02 rw rootwait\n",
+            Some("console=ttyAMA0,115200"),
+        );
+        assert_eq!(
+            c,
+            "root=PARTUUID=1234abcd-02 rw rootwait console=ttyAMA0,115200"
+        );
+    }
 }

@@ -146,6 +146,50 @@ pub fn inspect(image: &Path, rules: &InspectRules) -> Result<Report, InspectErro
     Ok(report)
 }
 
+/// Read one file from the first FAT partition of an image that has it (the
+/// Pi boot partition or the ESP): `clic boot` takes the kernel, initrd, DTB
+/// and command line from there for machines QEMU boots with `-kernel`.
+pub fn read_fat_file(image: &Path, path: &str, max: u64) -> Result<Vec<u8>, InspectError> {
+    let mut file = File::open(image).map_err(|source| InspectError::Open {
+        path: image.to_owned(),
+        source,
+    })?;
+    let read_err = |what: String| {
+        let path = image.to_owned();
+        move |source| InspectError::Read { path, what, source }
+    };
+    let disk_size = file.metadata().map_err(read_err("the size".into()))?.len();
+    let table = table::read_table(&mut file, disk_size).map_err(|e| InspectError::Read {
+        path: image.to_owned(),
+        what: "the partition table".into(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let mut last_err = None;
+    for p in &table.partitions {
+        let head = read_head(&mut file, p, disk_size).map_err(read_err(files::part_name(p)))?;
+        let Some(fs) = fs::detect(&head).filter(|f| f.is_fat()) else {
+            continue;
+        };
+        let part = files::PartFs {
+            image,
+            part: p,
+            fs: Some(&fs),
+        };
+        match part.read(path, max) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) => last_err = Some(e.to_string()),
+        }
+    }
+    Err(InspectError::Read {
+        path: image.to_owned(),
+        what: format!("{path} from a FAT partition"),
+        source: io::Error::new(
+            io::ErrorKind::NotFound,
+            last_err.unwrap_or_else(|| "the image has no FAT partition".into()),
+        ),
+    })
+}
+
 /// The first bytes of a partition, fewer if it is smaller or cut off by
 /// the end of the image.
 fn read_head(file: &mut File, p: &TablePartition, disk_size: u64) -> io::Result<Vec<u8>> {

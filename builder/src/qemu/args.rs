@@ -55,6 +55,10 @@ pub struct KernelFromImage {
     pub initrd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtb: Option<String>,
+    /// A file holding the kernel command line (the Pi's `cmdline.txt`); its
+    /// `console=` settings are dropped and the profile's `append` added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<String>,
 }
 
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
