@@ -226,9 +226,10 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         arch: profile.arch.clone(),
         suite: r.suite.clone(),
         mirror: r.mirror.clone(),
-        components: vec!["main".into()],
+        components: profile.components.clone(),
         packages: r.packages.clone(),
         source_date_epoch: epoch,
+        initramfs_modules: profile.initramfs_modules.clone(),
     };
     let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root)?;
     if let rootfs::Origin::Bootstrapped { key } = &origin {

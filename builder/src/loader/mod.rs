@@ -3,6 +3,7 @@
 //! so a board family is a new implementation, not a branch in the build.
 
 pub mod grub;
+pub mod rpi;
 
 use std::path::{Path, PathBuf};
 
@@ -47,7 +48,7 @@ pub struct DiskBoot {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoaderError {
-    #[error("unknown bootloader `{0}` (known: grub-x86)")]
+    #[error("unknown bootloader `{0}` (known: grub-x86, rpi-firmware)")]
     Unknown(String),
     #[error("bootloader {loader}: {message}")]
     Failed {
@@ -85,6 +86,7 @@ pub trait Bootloader {
 pub fn by_name(name: &str) -> Result<Box<dyn Bootloader>, LoaderError> {
     match name {
         "grub-x86" => Ok(Box::new(grub::GrubX86)),
+        "rpi-firmware" => Ok(Box::new(rpi::RpiFirmware)),
         other => Err(LoaderError::Unknown(other.to_owned())),
     }
 }
@@ -94,6 +96,16 @@ pub(crate) fn render_template(
     ctx: &LoaderContext,
     file: &str,
     loader: &'static str,
+) -> Result<String, LoaderError> {
+    render_template_with(ctx, file, loader, tera::Context::new())
+}
+
+/// Same, with entries of the loader's own added to the context.
+pub(crate) fn render_template_with(
+    ctx: &LoaderContext,
+    file: &str,
+    loader: &'static str,
+    extra: tera::Context,
 ) -> Result<String, LoaderError> {
     let path = ctx.templates.join(file);
     let text = std::fs::read_to_string(&path).map_err(|source| LoaderError::Io {
@@ -106,6 +118,8 @@ pub(crate) fn render_template(
     c.insert("cmdline", &ctx.boot.cmdline);
     c.insert("root_partuuid", ctx.root_partuuid);
     c.insert("root_fs_uuid", ctx.root_fs_uuid);
+    c.insert("config", &ctx.boot.config);
+    c.extend(extra);
     Ok(crate::layers::render::render_context(
         &path.display().to_string(),
         &text,

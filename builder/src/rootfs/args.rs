@@ -13,6 +13,8 @@ pub struct RootfsRequest {
     /// Sorted, deduplicated.
     pub packages: Vec<String>,
     pub source_date_epoch: i64,
+    /// `MODULES=list` initramfs with these modules (empty: Debian's default).
+    pub initramfs_modules: Vec<String>,
 }
 
 /// Where the shared apt cache of this suite/arch lives.
@@ -32,6 +34,8 @@ pub const DPKG_EXCLUDES: &[&str] = &[
     "path-exclude=/usr/share/lintian/*",
 ];
 
+pub const INITRAMFS_CONF: &str = "etc/initramfs-tools/conf.d/clic.conf";
+pub const INITRAMFS_MODULES: &str = "usr/share/initramfs-tools/modules.d/clic";
 pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
 const OFFLINE_APT_CONF: &str =
     "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
@@ -72,6 +76,20 @@ pub fn mmdebstrap_command(
             .into(),
     );
     a.push(format!("--setup-hook=sync-in '{archives}' /var/cache/apt/archives/").into());
+    if !req.initramfs_modules.is_empty() {
+        // Before any kernel is installed: initramfs-tools then builds a
+        // small initramfs with just these modules (MODULES=most runs
+        // thousands of processes, minutes each under qemu-user). Neither
+        // file belongs to a package, so kernel updates on the device keep
+        // the same settings.
+        a.push(
+            format!(
+                "--setup-hook=mkdir -p \"$1/etc/initramfs-tools/conf.d\" \"$1/usr/share/initramfs-tools/modules.d\" && printf 'MODULES=list\\n' > \"$1/{INITRAMFS_CONF}\" && printf '%s\\n' {} > \"$1/{INITRAMFS_MODULES}\"",
+                req.initramfs_modules.join(" ")
+            )
+            .into(),
+        );
+    }
     // The indices were refreshed (or, offline, kept) in the cache before:
     // the tree is built from exactly the lists its cache key was made of.
     a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
@@ -153,6 +171,7 @@ mod tests {
             components: vec!["main".into()],
             packages: vec!["linux-image-amd64".into(), "nginx".into()],
             source_date_epoch: 1_700_000_000,
+            initramfs_modules: Vec::new(),
         }
     }
 
@@ -197,6 +216,25 @@ mod tests {
                 "/w/root",
                 "deb http://deb.debian.org/debian bookworm main"
             ]
+        );
+    }
+
+    #[test]
+    fn a_module_list_makes_a_small_initramfs() {
+        let mut r = req();
+        let (_, args) = mmdebstrap_command(&r, &cache(), false, Path::new("/w/root"));
+        assert!(!strings(&args).iter().any(|a| a.contains("MODULES=list")));
+        r.initramfs_modules = vec!["ext4".into(), "mmc_block".into()];
+        let (_, args) = mmdebstrap_command(&r, &cache(), false, Path::new("/w/root"));
+        let args = strings(&args);
+        let hook = args
+            .iter()
+            .find(|a| a.contains("MODULES=list"))
+            .expect("initramfs hook");
+        assert!(hook.starts_with("--setup-hook="), "{hook}");
+        assert!(
+            hook.contains("ext4 mmc_block") && hook.contains(INITRAMFS_MODULES),
+            "{hook}"
         );
     }
 

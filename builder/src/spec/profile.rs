@@ -21,9 +21,21 @@ pub struct Profile {
     /// Kernel, firmware and bootloader packages.
     #[serde(default)]
     pub packages: Vec<String>,
+    /// Archive components (`main`, `non-free-firmware` for Pi firmware).
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+    /// Kernel modules the initramfs carries. When set, the initramfs is
+    /// built with `MODULES=list` from just these (small, and fast to make
+    /// under emulation); otherwise Debian's default (`most`).
+    #[serde(default)]
+    pub initramfs_modules: Vec<String>,
     pub boot: BootConfig,
     pub disk: DiskConfig,
     pub qemu: QemuProfile,
+}
+
+fn default_components() -> Vec<String> {
+    vec!["main".into()]
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +48,13 @@ pub struct BootConfig {
     /// GRUB platforms to install, for `grub-x86` (`i386-pc`, `x86_64-efi`).
     #[serde(default)]
     pub grub_platforms: Vec<String>,
+    /// Device trees copied to the boot partition, for `rpi-firmware`
+    /// (file names from the kernel package's dtb directory).
+    #[serde(default)]
+    pub dtbs: Vec<String>,
+    /// Extra lines for the Pi's `config.txt`, for `rpi-firmware`.
+    #[serde(default)]
+    pub config: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
