@@ -287,6 +287,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     steps.start("bootloader", &profile.boot.loader);
     let lctx = LoaderContext {
         name: &r.name,
+        arch: profile.arch.clone(),
         boot: &profile.boot,
         root_partuuid: &root_partuuid,
         root_fs_uuid: &root_fs_uuid.to_string(),

@@ -123,8 +123,21 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             std::fs::write(&path, bytes)?;
             Ok(path)
         };
-        opts.kernel = Some(take(&k.kernel)?);
-        opts.initrd = k.initrd.as_deref().map(take).transpose()?;
+        let (mut kernel, mut initrd) = (k.kernel.clone(), k.initrd.clone());
+        if let Some(c) = &k.config_txt {
+            let text = crate::inspect::read_fat_file(&a.image, c, 64 * 1024)?;
+            for f in crate::inspect::cmdline::rpi_config_files(&String::from_utf8_lossy(&text)) {
+                match f.key {
+                    "kernel" => kernel = Some(f.path),
+                    "initramfs" => initrd = Some(f.path),
+                    _ => {}
+                }
+            }
+        }
+        let kernel =
+            kernel.ok_or_else(|| anyhow::anyhow!("the board profile names no kernel to boot"))?;
+        opts.kernel = Some(take(&kernel)?);
+        opts.initrd = initrd.as_deref().map(take).transpose()?;
         opts.dtb = k.dtb.as_deref().map(take).transpose()?;
         if let Some(c) = &k.cmdline {
             let text =

@@ -15,6 +15,7 @@ use crate::spec::profile::BootConfig;
 #[derive(Debug, Clone)]
 pub struct LoaderContext<'a> {
     pub name: &'a str,
+    pub arch: String,
     pub boot: &'a BootConfig,
     /// `PARTUUID` of the root partition (seeded, known before the layout
     /// is final).

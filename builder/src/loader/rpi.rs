@@ -1,8 +1,9 @@
 //! Raspberry Pi: the firmware in ROM reads the FAT boot partition of an MBR
 //! SD card: Debian's `raspi-firmware` blobs, `config.txt`, `cmdline.txt`,
-//! the kernel, its initramfs and the board's device tree. Nothing runs in
-//! the tree: the files are taken from it and written into the FAT
-//! partition in-process.
+//! the kernel, its initramfs and the device trees. Nothing runs in the
+//! tree: the files are taken from it and written into the FAT partition
+//! in-process, laid out as Debian's raspi-firmware hook does on the device
+//! after a kernel update, so an updated box boots the same way.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,6 @@ pub struct RpiFirmware;
 const NAME: &str = "rpi-firmware";
 /// Where Debian's raspi-firmware package keeps the boot blobs.
 const FIRMWARE_DIR: &str = "usr/lib/raspi-firmware";
-/// Names on the boot partition; `config.txt` points at them.
-pub const KERNEL: &str = "vmlinuz";
-pub const INITRD: &str = "initrd.img";
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> LoaderError {
     move |source| LoaderError::Io {
@@ -42,23 +40,26 @@ pub fn kernel_version(link_target: &Path) -> Option<String> {
     name.strip_prefix("vmlinuz-").map(str::to_owned)
 }
 
-/// Find `name` under `dir`, depth first, sorted (DTBs sit in `broadcom/`).
-fn find_file(dir: &Path, name: &str) -> Option<PathBuf> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .collect();
-    entries.sort();
-    for p in &entries {
-        if p.is_file() && p.file_name().is_some_and(|n| n == name) {
-            return Some(p.clone());
-        }
+/// Where the kernel package keeps the Pi device trees (as the hook looks).
+fn dtb_dir(root: &Path, version: &str, arch: &str) -> PathBuf {
+    let base = root.join(format!("usr/lib/linux-image-{version}"));
+    if arch == "arm64" {
+        base.join("broadcom")
+    } else {
+        base
     }
-    entries
-        .iter()
-        .filter(|p| p.is_dir())
-        .find_map(|d| find_file(d, name))
+}
+
+fn sorted_names(dir: &Path, keep: impl Fn(&str) -> bool) -> Result<Vec<String>, LoaderError> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .map_err(io(format!("listing {}", dir.display())))?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| keep(n))
+        .collect();
+    v.sort();
+    Ok(v)
 }
 
 impl Bootloader for RpiFirmware {
@@ -72,60 +73,52 @@ impl Bootloader for RpiFirmware {
                 link.display()
             ))
         })?;
-        let read = |rel: &Path| {
-            fs::read(root.join(rel)).map_err(io(format!("reading /{}", rel.display())))
-        };
         let mut files = Vec::new();
+        let mut add = |name: &str, path: &Path| -> Result<(), LoaderError> {
+            let bytes = fs::read(path).map_err(io(format!("reading {}", path.display())))?;
+            files.push(FatFile {
+                path: name.to_owned(),
+                source: FatSource::Bytes(bytes),
+            });
+            Ok(())
+        };
 
         let fw = root.join(FIRMWARE_DIR);
-        let mut blobs: Vec<_> = fs::read_dir(&fw)
-            .map_err(io(format!(
-                "listing /{FIRMWARE_DIR} (add raspi-firmware to the profile's packages)"
-            )))?
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-            .map(|e| e.file_name())
-            .collect();
-        blobs.sort();
-        for b in blobs {
-            let name = b.to_string_lossy().into_owned();
-            let bytes = read(&Path::new(FIRMWARE_DIR).join(&name))?;
-            files.push(FatFile {
-                path: name,
-                source: FatSource::Bytes(bytes),
-            });
+        if !fw.is_dir() {
+            return Err(failed(format!(
+                "/{FIRMWARE_DIR} is missing: add raspi-firmware (component non-free-firmware) to the profile"
+            )));
         }
-
-        files.push(FatFile {
-            path: KERNEL.into(),
-            source: FatSource::Bytes(read(&Path::new("boot").join(format!("vmlinuz-{version}")))?),
-        });
-        files.push(FatFile {
-            path: INITRD.into(),
-            source: FatSource::Bytes(read(
-                &Path::new("boot").join(format!("initrd.img-{version}")),
-            )?),
-        });
-
-        let dtb_dir = root.join("usr/lib/linux-image-".to_owned() + &version);
+        for name in sorted_names(&fw, |_| true)? {
+            add(&name, &fw.join(&name))?;
+        }
+        let kernel = format!("vmlinuz-{version}");
+        let initrd = format!("initrd.img-{version}");
+        for name in [&kernel, &initrd] {
+            add(name, &root.join("boot").join(name))?;
+        }
+        let dtbs_dir = dtb_dir(root, &version, &ctx.arch);
+        let dtbs = sorted_names(&dtbs_dir, |n| n.starts_with("bcm") && n.ends_with(".dtb"))?;
         for d in &ctx.boot.dtbs {
-            let p = find_file(&dtb_dir, d).ok_or_else(|| {
-                failed(format!(
-                    "device tree {d} is not in /usr/lib/linux-image-{version}"
-                ))
-            })?;
-            let bytes = fs::read(&p).map_err(io(format!("reading {}", p.display())))?;
-            files.push(FatFile {
-                path: d.clone(),
-                source: FatSource::Bytes(bytes),
-            });
+            if !dtbs.contains(d) {
+                return Err(failed(format!(
+                    "device tree {d} is not in {}",
+                    dtbs_dir.display()
+                )));
+            }
+        }
+        for d in &dtbs {
+            add(d, &dtbs_dir.join(d))?;
         }
 
+        let consoles = &ctx.boot.consoles;
         let mut extra = tera::Context::new();
-        extra.insert("kernel", KERNEL);
-        extra.insert("initrd", INITRD);
-        extra.insert("kernel_version", &version);
-        extra.insert("dtbs", &ctx.boot.dtbs);
+        extra.insert("kernel", &kernel);
+        extra.insert("initrd", &initrd);
+        extra.insert("arch", &ctx.arch);
+        let console_args: Vec<String> = consoles.iter().map(|c| format!("console={c}")).collect();
+        extra.insert("consoles", &console_args.join(" "));
+        extra.insert("consoles_list", &consoles.join(" "));
         for (file, template) in [
             ("config.txt", "config.txt.tera"),
             ("cmdline.txt", "cmdline.txt.tera"),
@@ -166,14 +159,15 @@ mod tests {
     }
 
     #[test]
-    fn finds_dtbs_in_subdirectories() {
-        let t = tempfile::tempdir().unwrap();
-        fs::create_dir_all(t.path().join("broadcom")).unwrap();
-        fs::write(t.path().join("broadcom/bcm2837-rpi-3-b.dtb"), b"dtb").unwrap();
+    fn dtbs_of_arm64_kernels_are_in_broadcom() {
+        let r = Path::new("/r");
         assert_eq!(
-            find_file(t.path(), "bcm2837-rpi-3-b.dtb"),
-            Some(t.path().join("broadcom/bcm2837-rpi-3-b.dtb"))
+            dtb_dir(r, "6.1", "arm64"),
+            Path::new("/r/usr/lib/linux-image-6.1/broadcom")
         );
-        assert_eq!(find_file(t.path(), "nope.dtb"), None);
+        assert_eq!(
+            dtb_dir(r, "6.12", "armel"),
+            Path::new("/r/usr/lib/linux-image-6.12")
+        );
     }
 }

@@ -50,7 +50,13 @@ pub struct QemuProfile {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct KernelFromImage {
-    pub kernel: String,
+    /// The kernel's file name; unset: the one `config_txt` names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
+    /// A Raspberry Pi `config.txt` whose `kernel=` and `initramfs` lines
+    /// name the kernel and initrd (their names carry the kernel version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_txt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initrd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -55,6 +55,9 @@ pub struct BootConfig {
     /// Extra lines for the Pi's `config.txt`, for `rpi-firmware`.
     #[serde(default)]
     pub config: Vec<String>,
+    /// Kernel consoles (`tty0`, `ttyS1,115200`), for `rpi-firmware`.
+    #[serde(default)]
+    pub consoles: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
