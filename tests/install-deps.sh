@@ -28,18 +28,19 @@ fi
 
 # Packages from backports on bookworm (versions that matter: mmdebstrap >= 1.4,
 # e2fsprogs >= 1.47.1 for `mke2fs -d TARBALL`).
-bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-utils)
+bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils)
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
-      arch-test uidmap tar python3 git grub-pc-bin)
+      arch-test uidmap tar python3 git grub-pc-bin binfmt-support)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || need+=("$p")
 done
 mke2fs_ok=0
 if command -v mke2fs >/dev/null; then
-  v=$(mke2fs -V 2>&1 | head -n1 | sed -E 's/^mke2fs ([0-9.]+).*/\1/')
-  if [ "$(printf '%s\n1.47.1\n' "$v" | sort -V | head -n1)" = 1.47.1 ]; then mke2fs_ok=1; fi
+  v=$(mke2fs -V 2>&1 | sed -n 1p | sed -E 's/^mke2fs ([0-9.]+).*/\1/')
+  if [ "$(printf '%s\n1.47.1\n' "$v" | sort -V | sed -n 1p)" = 1.47.1 ]; then mke2fs_ok=1; fi
 fi
 
 if [ ${#need[@]} -gt 0 ] || [ $mke2fs_ok -eq 0 ]; then
@@ -49,8 +50,24 @@ if [ ${#need[@]} -gt 0 ] || [ $mke2fs_ok -eq 0 ]; then
   apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
 fi
 
+# Foreign architectures (arm64, armhf, armel) run through qemu-user: the
+# binfmt_misc filesystem is not mounted on a fresh machine.
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+fi
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || [ ! -e /proc/sys/fs/binfmt_misc/qemu-arm ]; then
+  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+  update-binfmts --enable qemu-arm >/dev/null 2>&1 || true
+fi
+for a in aarch64 arm; do
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-$a ]; then
+    echo "install-deps: binfmt for qemu-$a is not registered (update-binfmts --enable qemu-$a)" >&2
+    exit 1
+  fi
+done
+
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo is missing: install Rust (rustup) first" >&2
   exit 1
 fi
-echo "install-deps: ok ($(mmdebstrap --version), $(mke2fs -V 2>&1 | head -n1), $(qemu-system-x86_64 --version | head -n1))"
+echo "install-deps: ok ($(mmdebstrap --version), $(mke2fs -V 2>&1 | sed -n 1p), $(qemu-system-x86_64 --version | sed -n 1p))"
