@@ -16,6 +16,15 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
+# Run a step with its log kept; on failure show the log's end and stop.
+step() {
+  local log=$1; shift
+  if ! "$@" >"$log.out" 2>"$log"; then
+    echo "bench: failed: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -24,15 +33,15 @@ packages=$($CLIC check "$SPEC" | sed -n 's/^  packages //p' | tr ' ' ',')
 suite=$(sed -n 's/^suite *= *"\(.*\)"/\1/p' "$SPEC")
 
 echo "bench: $SPEC ($name), $(nproc) cores, $(date -u +%F)"
-t0=$(now); $CLIC --cache "$work/cache" build "$SPEC" --out "$work/cold" >/dev/null 2>"$work/cold.log"; t1=$(now)
+t0=$(now); step "$work/cold.log" $CLIC --cache "$work/cache" build "$SPEC" --out "$work/cold"; t1=$(now)
 cold=$(secs "$t0" "$t1")
-t0=$(now); $CLIC --cache "$work/cache" build "$SPEC" --out "$work/warm" >/dev/null 2>"$work/warm.log"; t1=$(now)
+t0=$(now); step "$work/warm.log" $CLIC --cache "$work/cache" build "$SPEC" --out "$work/warm"; t1=$(now)
 warm=$(secs "$t0" "$t1")
-t0=$(now); $CLIC --cache "$work/cache" build "$SPEC" --out "$work/offline" --offline >/dev/null 2>"$work/offline.log"; t1=$(now)
+t0=$(now); step "$work/offline.log" $CLIC --cache "$work/cache" build "$SPEC" --out "$work/offline" --offline; t1=$(now)
 offline=$(secs "$t0" "$t1")
 t0=$(now)
-SOURCE_DATE_EPOCH=0 unshare --mount --propagation private -- mmdebstrap --quiet --mode=root --variant=minbase \
-  --include="$packages" "$suite" "$work/plain.tar" http://deb.debian.org/debian >/dev/null 2>"$work/plain.log"
+step "$work/plain.log" env SOURCE_DATE_EPOCH=0 unshare --mount --propagation private -- mmdebstrap --quiet \
+  --mode=root --variant=minbase --include="$packages" "$suite" "$work/plain.tar" http://deb.debian.org/debian
 t1=$(now)
 plain=$(secs "$t0" "$t1")
 
@@ -42,7 +51,8 @@ allocated=$(( $(stat -c %b "$img") * $(stat -c %B "$img") ))
 same=no; cmp -s "$img" "$work/offline/$name.img" && same=yes
 
 t0=$(now)
-$CLIC boot "$img" --firmware bios --forward "127.0.0.1:$PORT:80" --until 'login:' --http-check / --timeout 300 >"$work/boot.log" 2>&1
+step "$work/boot.log" $CLIC boot "$img" --firmware bios --forward "127.0.0.1:$PORT:80" --until 'login:' \
+  --http-check / --timeout 300
 t1=$(now)
 boot=$(secs "$t0" "$t1")
 
