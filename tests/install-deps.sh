@@ -55,10 +55,19 @@ fi
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
   mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 fi
-if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || [ ! -e /proc/sys/fs/binfmt_misc/qemu-arm ]; then
-  update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
-  update-binfmts --enable qemu-arm >/dev/null 2>&1 || true
-fi
+# Backports' qemu-user-static ships systemd binfmt.d files that
+# update-binfmts does not read, and PID 1 may not be systemd: register them
+# directly.
+for a in aarch64 arm; do
+  if [ ! -e /proc/sys/fs/binfmt_misc/qemu-$a ]; then
+    conf=/usr/lib/binfmt.d/qemu-$a.conf
+    if [ -f "$conf" ]; then
+      grep -v '^[#;]' "$conf" | grep . > /proc/sys/fs/binfmt_misc/register || true
+    else
+      update-binfmts --enable qemu-$a >/dev/null 2>&1 || true
+    fi
+  fi
+done
 for a in aarch64 arm; do
   if [ ! -e /proc/sys/fs/binfmt_misc/qemu-$a ]; then
     echo "install-deps: binfmt for qemu-$a is not registered (update-binfmts --enable qemu-$a)" >&2

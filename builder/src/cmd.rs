@@ -4,6 +4,7 @@
 
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -117,6 +118,10 @@ impl Cmd {
             c.current_dir(d);
         }
         c.stdin(Stdio::null());
+        // Its own process group: on Ctrl-C or SIGTERM clic stops the whole
+        // tree (mmdebstrap -> apt -> dpkg -> maintainer scripts), not only
+        // the first process, so nothing keeps running in a deleted tree.
+        c.process_group(0);
         c
     }
 
@@ -227,6 +232,7 @@ pub fn wait_interruptible(child: &mut Child, cmdline: &str) -> Result<ExitStatus
                     signalled_at = Some(std::time::Instant::now());
                 }
                 Some(t) if t.elapsed() > Duration::from_secs(20) => {
+                    signal_group(child, libc::SIGKILL);
                     let _ = child.kill();
                 }
                 Some(_) => {}
@@ -236,13 +242,18 @@ pub fn wait_interruptible(child: &mut Child, cmdline: &str) -> Result<ExitStatus
     }
 }
 
-/// Ask a child to stop (SIGTERM), as a terminal's Ctrl-C would.
+/// Ask a child and every process it started to stop (SIGTERM).
 pub fn terminate(child: &Child) {
+    signal_group(child, libc::SIGTERM);
+}
+
+/// Send `sig` to the child's process group (children run in their own, see
+/// `Cmd::command`); a group already gone is fine.
+fn signal_group(child: &Child, sig: libc::c_int) {
     if let Ok(pid) = i32::try_from(child.id()) {
-        // SAFETY-free: libc::kill on a pid we own; failure (already gone) is fine.
-        #[allow(unsafe_code)] // one syscall, no memory involved
+        #[allow(unsafe_code)] // one syscall on a process group we created; no memory involved
         unsafe {
-            libc::kill(pid, libc::SIGTERM);
+            libc::kill(-pid, sig);
         }
     }
 }
@@ -286,6 +297,26 @@ mod tests {
     fn missing_program_says_so() {
         let err = Cmd::new("clic-no-such-program").run().unwrap_err();
         assert!(matches!(err, CmdError::Spawn { .. }));
+    }
+
+    #[test]
+    fn interrupt_stops_grandchildren_too() {
+        // A shell whose child would outlive it: the group is signalled.
+        let (mut child, _) = Cmd::new("sh")
+            .args(["-c", "sleep 300 & echo $!; wait"])
+            .spawn_with(Stdio::piped(), Stdio::null())
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 32];
+        let n = out.read(&mut buf).unwrap();
+        let grandchild: i32 = String::from_utf8_lossy(&buf[..n]).trim().parse().unwrap();
+        terminate(&child);
+        let _ = child.wait();
+        std::thread::sleep(Duration::from_millis(200));
+        let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .map(|s| !s.contains(") Z "))
+            .unwrap_or(false);
+        assert!(!alive, "grandchild {grandchild} survived");
     }
 
     #[test]

@@ -129,6 +129,15 @@ impl Bootloader for RpiFirmware {
                 source: FatSource::Bytes(text.into_bytes()),
             });
         }
+        // raspi-firmware's postinst copied its files to /boot/firmware in the
+        // tree, where the boot partition is mounted: keep the mount point
+        // empty rather than 60 MB of hidden copies in the root filesystem.
+        let mount_point = root.join("boot/firmware");
+        if mount_point.is_dir() {
+            fs::remove_dir_all(&mount_point)
+                .and_then(|_| fs::create_dir(&mount_point))
+                .map_err(io("emptying /boot/firmware".into()))?;
+        }
         // Device-side kernel updates: Debian's raspi-firmware hooks rewrite
         // config.txt and cmdline.txt from this file.
         let defaults = render_template_with(ctx, "raspi-firmware.default.tera", NAME, extra)?;

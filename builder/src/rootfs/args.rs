@@ -36,6 +36,8 @@ pub const DPKG_EXCLUDES: &[&str] = &[
 
 pub const INITRAMFS_CONF: &str = "etc/initramfs-tools/conf.d/clic.conf";
 pub const INITRAMFS_MODULES: &str = "usr/share/initramfs-tools/modules.d/clic";
+const DEFER_INITRAMFS: &str = "chroot \"$1\" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.clic-real --add /usr/sbin/update-initramfs && printf '#!/bin/sh\\necho clic: update-initramfs deferred >&2\\n' > \"$1/usr/sbin/update-initramfs\" && chmod 755 \"$1/usr/sbin/update-initramfs\"";
+const RUN_INITRAMFS: &str = "rm -f \"$1/usr/sbin/update-initramfs\" && chroot \"$1\" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs && if ls \"$1\"/boot/vmlinuz-* >/dev/null 2>&1; then chroot \"$1\" update-initramfs -c -k all; fi";
 pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
 const OFFLINE_APT_CONF: &str =
     "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
@@ -94,6 +96,12 @@ pub fn mmdebstrap_command(
     // the tree is built from exactly the lists its cache key was made of.
     a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
     a.push("--skip=update".into());
+    // update-initramfs runs once, at the end, instead of once per kernel
+    // postinst and again from the initramfs-tools trigger (minutes each
+    // under qemu-user). The diversion is removed again: kernel updates on
+    // the device run the real tool.
+    a.push(format!("--essential-hook={DEFER_INITRAMFS}").into());
+    a.push(format!("--customize-hook={RUN_INITRAMFS}").into());
     if offline {
         // Any download attempt (a package missing from the cache) fails at
         // once instead of quietly reaching the network: port 9 is discard.
@@ -217,6 +225,20 @@ mod tests {
                 "deb http://deb.debian.org/debian bookworm main"
             ]
         );
+    }
+
+    #[test]
+    fn initramfs_is_made_once_at_the_end() {
+        let (_, args) = mmdebstrap_command(&req(), &cache(), false, Path::new("/w/root"));
+        let args = strings(&args);
+        let defer = args
+            .iter()
+            .position(|a| a.starts_with("--essential-hook=") && a.contains("dpkg-divert"));
+        let run = args.iter().position(|a| {
+            a.starts_with("--customize-hook=") && a.contains("update-initramfs -c -k all")
+        });
+        assert!(defer.is_some() && run.is_some(), "{args:?}");
+        assert!(args[run.unwrap()].contains("--remove /usr/sbin/update-initramfs"));
     }
 
     #[test]
