@@ -149,6 +149,21 @@ pub fn apt_update_command(
         o("APT::Architecture", &req.arch),
         o("APT::Architectures", &req.arch),
         o("Acquire::Languages", &"none"),
+        // Only the package indices: no AppStream or command-not-found data
+        // a host's configuration may ask for.
+        o(
+            "Acquire::IndexTargets::deb::DEP-11::DefaultEnabled",
+            &"false",
+        ),
+        o(
+            "Acquire::IndexTargets::deb::DEP-11-icons::DefaultEnabled",
+            &"false",
+        ),
+        o(
+            "Acquire::IndexTargets::deb::DEP-11-icons-small::DefaultEnabled",
+            &"false",
+        ),
+        o("Acquire::IndexTargets::deb::CNF::DefaultEnabled", &"false"),
     ] {
         a.extend(pair);
     }

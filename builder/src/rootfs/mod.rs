@@ -293,7 +293,8 @@ fn has_lists(dir: &Path) -> bool {
     fs::read_dir(dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .any(|e| e.file_name().to_string_lossy().ends_with("_Packages"))
+                // Uncompressed, or .lz4/.gz where apt keeps indices compressed.
+                .any(|e| e.file_name().to_string_lossy().contains("_Packages"))
         })
         .unwrap_or(false)
 }
