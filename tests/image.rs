@@ -160,6 +160,17 @@ fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
     boot_image_and_fetch(img, "bios", "i386");
 }
 
+/// The Pi 3 image on QEMU's raspi3b: kernel, initrd, device tree and
+/// cmdline.txt come from the image's own FAT boot partition, the root is
+/// found by PARTUUID on the SD card, nginx answers through usb-net.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
+    let img = board_image("rpi3");
+    inspect_ok(img);
+    boot_image_and_fetch(img, "none", "rpi3");
+}
+
 /// `clic inspect` passes on the image as built and fails once GRUB's
 /// pointer to core.img in the MBR is wrong.
 #[test]
