@@ -487,6 +487,10 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
 /// is moved into place: an image that could not boot is never published.
 fn self_check(image: &Path, boot: &crate::spec::profile::BootConfig) -> Result<(), BuildError> {
     let Some(rules) = crate::inspect::InspectRules::for_boot(boot) else {
+        eprintln!(
+            "clic: warning: no static boot check for loader `{}`",
+            boot.loader
+        );
         return Ok(());
     };
     let report = crate::inspect::inspect(image, &rules)

@@ -131,13 +131,18 @@ impl InspectRules {
     /// Built-in rules for a board's boot configuration, when its loader is
     /// known (`grub-x86`, `rpi`, `uboot`).
     pub fn for_boot(boot: &BootConfig) -> Option<InspectRules> {
-        Self::for_loader(&boot.loader, &boot.grub_platforms)
+        let mut rules = Self::for_loader(&boot.loader, &boot.grub_platforms)?;
+        // The device trees the board profile says the firmware needs.
+        for d in &boot.dtbs {
+            rules.required_files.push(FileRef::new(Location::Boot, d));
+        }
+        Some(rules)
     }
 
     pub fn for_loader(loader: &str, grub_platforms: &[String]) -> Option<InspectRules> {
         match loader {
             "grub-x86" => Some(grub_x86(grub_platforms)),
-            "rpi" => Some(rpi()),
+            "rpi" | "rpi-firmware" => Some(rpi()),
             // Blob hashes come from the board's own data.
             "uboot" => Some(InspectRules {
                 cmdline: CmdlineSource::Extlinux {
