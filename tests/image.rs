@@ -171,6 +171,34 @@ fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
     boot_image_and_fetch(img, "none", "rpi3");
 }
 
+/// The Pi 4 image: its own kernel, initramfs and cmdline.txt on QEMU's virt
+/// machine (raspi4b cannot boot Debian's bcm2711 device tree), root by
+/// PARTUUID on the virtio disk.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn rpi4_boots_its_own_kernel_on_qemu_virt() {
+    let img = board_image("rpi4");
+    inspect_ok(img);
+    boot_image_and_fetch(img, "none", "rpi4");
+}
+
+/// The Zero 2 W image is the Pi 3 layout with its own device tree; QEMU has
+/// no model of it, so it is checked statically.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn rpi_zero2w_passes_the_static_boot_check() {
+    let img = board_image("rpi-zero2w");
+    inspect_ok(img);
+    let out = run({
+        let mut c = clic();
+        c.arg("inspect").arg(img);
+        c
+    });
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("ok   file boot:/bcm2837-rpi-zero-2-w.dtb")
+    );
+}
+
 /// `clic inspect` passes on the image as built and fails once GRUB's
 /// pointer to core.img in the MBR is wrong.
 #[test]
