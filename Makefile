@@ -7,7 +7,7 @@ OUT ?= out
 PORT ?= 8080
 FIRMWARE ?= bios
 
-.PHONY: all deps build image test unit lint bench clean
+.PHONY: all deps build image test test-boards unit lint bench clean
 
 all: build
 
@@ -29,6 +29,14 @@ image: deps build
 # Debian mirror; the first run fills the package cache).
 test: deps lint
 	$(CARGO) test --locked --workspace -- --include-ignored --test-threads=2
+
+# Build the default spec for every board profile and run the static boot
+# check on each image (boards of one architecture share the Debian tree).
+test-boards: deps build
+	set -e; for b in $$($(CLIC) boards | awk '{print $$1}'); do \
+		img=$$($(CLIC) build $(SPEC) --board $$b --out $(OUT)/$$b); \
+		$(CLIC) inspect "$$img"; \
+	done
 
 # Unit tests only: no root, no network, seconds.
 unit:
