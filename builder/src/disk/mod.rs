@@ -40,4 +40,4 @@ pub enum DiskError {
 #[cfg(test)]
 mod boot_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;

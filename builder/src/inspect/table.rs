@@ -406,19 +406,12 @@ pub fn crc32(data: &[u8]) -> u32 {
 mod tests {
     use super::*;
     use crate::disk::table::write_table;
-    use crate::plan::layout::{compute_layout, LayoutOptions, PartitionRequest, TableKind as Tk};
+    use crate::plan::layout::{compute_layout, LayoutOptions, TableKind as Tk};
     use std::io::Cursor;
 
     const MIB: u64 = 1024 * 1024;
 
-    fn req(role: PartRole, label: &str, size: u64, bootable: bool) -> PartitionRequest {
-        PartitionRequest {
-            role,
-            label: label.into(),
-            size,
-            bootable,
-        }
-    }
+    use crate::disk::test_support::req;
 
     fn disk(table: Tk) -> (Cursor<Vec<u8>>, crate::plan::layout::Layout) {
         let requests = match table {

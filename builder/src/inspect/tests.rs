@@ -11,22 +11,14 @@ use crate::disk::fat::{FatFile, FatSource};
 use crate::disk::grub::{mbr_boot_code, patch_core_img, BLOCKLIST};
 use crate::disk::image::{assemble, PartContent, RawBlob};
 use crate::plan::layout::{
-    compute_layout, seeded_u32, seeded_uuid, Layout, LayoutOptions, PartRole, PartitionRequest,
-    TableKind as Tk,
+    compute_layout, seeded_u32, seeded_uuid, Layout, LayoutOptions, PartRole, TableKind as Tk,
 };
 
 const EPOCH: i64 = 1_700_000_000;
 const MIB: u64 = 1024 * 1024;
 const SEED: &[u8] = b"inspect";
 
-fn req(role: PartRole, label: &str, size: u64, bootable: bool) -> PartitionRequest {
-    PartitionRequest {
-        role,
-        label: label.into(),
-        size,
-        bootable,
-    }
-}
+use crate::disk::test_support::req;
 
 fn pc_layout() -> Layout {
     let requests = [
