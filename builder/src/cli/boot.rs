@@ -115,8 +115,9 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     // initrd, DTB and command line from the image's own boot partition.
     let extracted = tempfile::Builder::new().prefix("clic-boot-").tempdir()?;
     if let Some(k) = &profile.kernel_from_image {
+        let boot_files = crate::inspect::FatFiles::open(&a.image)?;
         let take = |name: &str| -> anyhow::Result<PathBuf> {
-            let bytes = crate::inspect::read_fat_file(&a.image, name, 1 << 30)?;
+            let bytes = boot_files.read(name, 1 << 30)?;
             let path = extracted
                 .path()
                 .join(name.rsplit('/').next().unwrap_or(name));
@@ -125,7 +126,7 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         };
         let (mut kernel, mut initrd) = (k.kernel.clone(), k.initrd.clone());
         if let Some(c) = &k.config_txt {
-            let text = crate::inspect::read_fat_file(&a.image, c, 64 * 1024)?;
+            let text = boot_files.read(c, 64 * 1024)?;
             for f in crate::inspect::cmdline::rpi_config_files(&String::from_utf8_lossy(&text)) {
                 match f.key {
                     "kernel" => kernel = Some(f.path),
@@ -140,9 +141,7 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         opts.initrd = initrd.as_deref().map(take).transpose()?;
         opts.dtb = k.dtb.as_deref().map(take).transpose()?;
         if let Some(c) = &k.cmdline {
-            let text =
-                String::from_utf8_lossy(&crate::inspect::read_fat_file(&a.image, c, 64 * 1024)?)
-                    .into_owned();
+            let text = String::from_utf8_lossy(&boot_files.read(c, 64 * 1024)?).into_owned();
             opts.append = Some(boot_cmdline(&text, profile.append.as_deref()));
         }
     }

@@ -101,15 +101,7 @@ pub enum InspectError {
 /// Inspect `image` against `rules`. Problems with the image are failed
 /// checks in the report; only an image that cannot be read is an error.
 pub fn inspect(image: &Path, rules: &InspectRules) -> Result<Report, InspectError> {
-    let mut file = File::open(image).map_err(|source| InspectError::Open {
-        path: image.to_owned(),
-        source,
-    })?;
-    let read_err = |what: &str| {
-        let (path, what) = (image.to_owned(), what.to_owned());
-        move |source| InspectError::Read { path, what, source }
-    };
-    let disk_size = file.metadata().map_err(read_err("the size"))?.len();
+    let (mut file, disk_size) = open_image(image)?;
     let mut report = Report {
         image: image.display().to_string(),
         board: None,
@@ -121,7 +113,7 @@ pub fn inspect(image: &Path, rules: &InspectRules) -> Result<Report, InspectErro
     let table = match table::read_table(&mut file, disk_size) {
         Ok(t) => t,
         Err(table::TableReadError::Io(source)) => {
-            return Err(read_err("the partition table")(source))
+            return Err(read_err(image, "the partition table")(source))
         }
         Err(e) => {
             report.push(Check::new("table", false, e.to_string()));
@@ -134,60 +126,96 @@ pub fn inspect(image: &Path, rules: &InspectRules) -> Result<Report, InspectErro
         sector_size: table.sector_size,
         disk_size,
     });
-    for p in &table.partitions {
-        let head = read_head(&mut file, p, disk_size)
-            .map_err(read_err(&format!("the start of {}", files::part_name(p))))?;
-        report.partitions.push(Partition {
-            entry: p.clone(),
-            filesystem: fs::detect(&head),
-        });
-    }
+    report.partitions = probe(&mut file, image, &table, disk_size)?;
     checks::run(&mut report, &mut file, image, &table, rules)?;
     Ok(report)
 }
 
-/// Read one file from the first FAT partition of an image that has it (the
-/// Pi boot partition or the ESP): `clic boot` takes the kernel, initrd, DTB
-/// and command line from there for machines QEMU boots with `-kernel`.
-pub fn read_fat_file(image: &Path, path: &str, max: u64) -> Result<Vec<u8>, InspectError> {
-    let mut file = File::open(image).map_err(|source| InspectError::Open {
+fn read_err(image: &Path, what: &str) -> impl FnOnce(io::Error) -> InspectError {
+    let (path, what) = (image.to_owned(), what.to_owned());
+    move |source| InspectError::Read { path, what, source }
+}
+
+fn open_image(image: &Path) -> Result<(File, u64), InspectError> {
+    let file = File::open(image).map_err(|source| InspectError::Open {
         path: image.to_owned(),
         source,
     })?;
-    let read_err = |what: String| {
-        let path = image.to_owned();
-        move |source| InspectError::Read { path, what, source }
-    };
-    let disk_size = file.metadata().map_err(read_err("the size".into()))?.len();
-    let table = table::read_table(&mut file, disk_size).map_err(|e| InspectError::Read {
-        path: image.to_owned(),
-        what: "the partition table".into(),
-        source: io::Error::other(e.to_string()),
-    })?;
-    let mut last_err = None;
+    let disk_size = file.metadata().map_err(read_err(image, "the size"))?.len();
+    Ok((file, disk_size))
+}
+
+/// Each partition with the filesystem found at its start.
+fn probe(
+    file: &mut File,
+    image: &Path,
+    table: &Table,
+    disk_size: u64,
+) -> Result<Vec<Partition>, InspectError> {
+    let mut parts = Vec::new();
     for p in &table.partitions {
-        let head = read_head(&mut file, p, disk_size).map_err(read_err(files::part_name(p)))?;
-        let Some(fs) = fs::detect(&head).filter(|f| f.is_fat()) else {
-            continue;
-        };
-        let part = files::PartFs {
+        let head = read_head(file, p, disk_size).map_err(read_err(
             image,
-            part: p,
-            fs: Some(&fs),
-        };
-        match part.read(path, max) {
-            Ok(bytes) => return Ok(bytes),
-            Err(e) => last_err = Some(e.to_string()),
-        }
+            &format!("the start of {}", files::part_name(p)),
+        ))?;
+        parts.push(Partition {
+            entry: p.clone(),
+            filesystem: fs::detect(&head),
+        });
     }
-    Err(InspectError::Read {
-        path: image.to_owned(),
-        what: format!("{path} from a FAT partition"),
-        source: io::Error::new(
-            io::ErrorKind::NotFound,
-            last_err.unwrap_or_else(|| "the image has no FAT partition".into()),
-        ),
-    })
+    Ok(parts)
+}
+
+/// The FAT partitions of an image (the Pi boot partition, the ESP), found
+/// once, to read files from: `clic boot` takes the kernel, initrd, DTB and
+/// command line from there for machines QEMU boots with `-kernel`.
+pub struct FatFiles {
+    image: PathBuf,
+    parts: Vec<Partition>,
+}
+
+impl FatFiles {
+    pub fn open(image: &Path) -> Result<FatFiles, InspectError> {
+        let (mut file, disk_size) = open_image(image)?;
+        let table = table::read_table(&mut file, disk_size).map_err(|e| InspectError::Read {
+            path: image.to_owned(),
+            what: "the partition table".into(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        let parts = probe(&mut file, image, &table, disk_size)?
+            .into_iter()
+            .filter(|p| p.filesystem.as_ref().is_some_and(Filesystem::is_fat))
+            .collect();
+        Ok(FatFiles {
+            image: image.to_owned(),
+            parts,
+        })
+    }
+
+    /// `path` from the first FAT partition that has it, refused when larger
+    /// than `max` bytes.
+    pub fn read(&self, path: &str, max: u64) -> Result<Vec<u8>, InspectError> {
+        let mut last_err = None;
+        for p in &self.parts {
+            let part = files::PartFs {
+                image: &self.image,
+                part: &p.entry,
+                fs: p.filesystem.as_ref(),
+            };
+            match part.read(path, max) {
+                Ok(bytes) => return Ok(bytes),
+                Err(e) => last_err = Some(e.to_string()),
+            }
+        }
+        Err(InspectError::Read {
+            path: self.image.clone(),
+            what: format!("{path} from a FAT partition"),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                last_err.unwrap_or_else(|| "the image has no FAT partition".into()),
+            ),
+        })
+    }
 }
 
 /// The first bytes of a partition, fewer if it is smaller or cut off by
