@@ -96,22 +96,18 @@ impl Cache {
     pub fn lock(&self, apt: &AptCache) -> Result<File, RootfsError> {
         let base = apt.archives.parent().unwrap_or(&self.dir).to_owned();
         for d in [&apt.archives, &apt.lists] {
-            fs::create_dir_all(d).map_err(|source| RootfsError::Cache {
-                path: d.clone(),
-                source,
-            })?;
+            fs::create_dir_all(d).map_err(cache_err(d))?;
         }
         let lock_path = base.join("lock");
-        let f = File::create(&lock_path).map_err(|source| RootfsError::Cache {
-            path: lock_path.clone(),
-            source,
-        })?;
-        f.lock().map_err(|source| RootfsError::Cache {
-            path: lock_path,
-            source,
-        })?;
+        let f = File::create(&lock_path).map_err(cache_err(&lock_path))?;
+        f.lock().map_err(cache_err(&lock_path))?;
         Ok(f)
     }
+}
+
+fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
+    let path = path.to_owned();
+    move |source| RootfsError::Cache { path, source }
 }
 
 /// Where the Debian tree came from.
@@ -136,10 +132,6 @@ pub fn bootstrap(
 ) -> Result<Origin, RootfsError> {
     let apt = cache.apt(&req.suite, &req.arch);
     let _lock = cache.lock(&apt)?;
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| RootfsError::Cache { path, source }
-    };
     if offline {
         if !has_lists(&apt.lists) {
             return Err(RootfsError::NoOfflineLists {
@@ -160,14 +152,14 @@ pub fn bootstrap(
         .filter(|a| a.as_os_str() != target.as_os_str())
         .cloned()
         .collect();
-    let releases = treecache::releases(&apt.lists).map_err(io(&apt.lists))?;
+    let releases = treecache::releases(&apt.lists).map_err(cache_err(&apt.lists))?;
     let key = treecache::key(&key_args, req.source_date_epoch, &releases);
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);
     let cached = trees.join(format!("{prefix}{key}.tar"));
     if cached.is_file() && !fresh {
         eprintln!("clic: Debian tree from the cache ({})", cached.display());
-        fs::create_dir_all(target).map_err(io(target))?;
+        fs::create_dir_all(target).map_err(cache_err(target))?;
         Cmd::new("tar")
             .args([
                 "--extract",
@@ -206,19 +198,16 @@ pub fn bootstrap(
     Ok(Origin::Bootstrapped { key })
 }
 
-/// Keep a freshly bootstrapped tree; a failure here only costs the next
-/// build time, so it is reported and ignored.
+/// Keep a freshly bootstrapped tree, and prune old ones. A failing `tar`
+/// only costs the next build time, so it is reported and ignored; a cache
+/// directory that cannot be written is an error.
 fn save_tree(target: &Path, trees: &Path, cached: &Path, prefix: &str) -> Result<(), RootfsError> {
-    let io = |path: &Path| {
-        let path = path.to_owned();
-        move |source| RootfsError::Cache { path, source }
-    };
-    fs::create_dir_all(trees).map_err(io(trees))?;
+    fs::create_dir_all(trees).map_err(cache_err(trees))?;
     let tmp = tempfile::Builder::new()
         .prefix(".tree-")
         .suffix(".tar")
         .tempfile_in(trees)
-        .map_err(io(trees))?;
+        .map_err(cache_err(trees))?;
     let saved = Cmd::new("tar")
         .args([
             "--create",
@@ -243,7 +232,7 @@ fn save_tree(target: &Path, trees: &Path, cached: &Path, prefix: &str) -> Result
         Err(e) => eprintln!("clic: warning: could not keep the Debian tree for later builds: {e}"),
     }
     let entries: Vec<_> = fs::read_dir(trees)
-        .map_err(io(trees))?
+        .map_err(cache_err(trees))?
         .filter_map(Result::ok)
         .filter(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
@@ -262,20 +251,14 @@ fn refresh_lists(req: &RootfsRequest, apt: &AptCache) -> Result<(), RootfsError>
     let scratch = tempfile::Builder::new()
         .prefix("clic-apt-")
         .tempdir()
-        .map_err(|source| RootfsError::Cache {
-            path: std::env::temp_dir(),
-            source,
-        })?;
+        .map_err(cache_err(&std::env::temp_dir()))?;
     let sources = scratch.path().join("sources.list");
     let keyring = Path::new("/usr/share/keyrings/debian-archive-keyring.gpg");
     let keyring = (req.mirror.starts_with("http") && keyring.is_file()).then_some(keyring);
     fs::create_dir_all(apt.lists.join("partial"))
         .and_then(|_| fs::create_dir_all(scratch.path().join("archives/partial")))
         .and_then(|_| fs::write(&sources, args::sources_line(req, keyring)))
-        .map_err(|source| RootfsError::Cache {
-            path: apt.lists.clone(),
-            source,
-        })?;
+        .map_err(cache_err(&apt.lists))?;
     let (prog, a) = args::apt_update_command(req, apt, &sources, scratch.path());
     Cmd::new(prog)
         .args(a)
