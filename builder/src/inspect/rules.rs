@@ -118,22 +118,14 @@ pub struct InspectRules {
     pub grub_bios: bool,
 }
 
-/// Raspberry Pi firmware files that every 64-bit Pi from the 3 on needs.
-const RPI_FIRMWARE: &[&str] = &[
-    "bootcode.bin",
-    "start.elf",
-    "fixup.dat",
-    "start4.elf",
-    "fixup4.dat",
-];
-
 impl InspectRules {
     /// Built-in rules for a board's boot configuration, when its loader is
     /// known (`grub-x86`, `rpi`, `uboot`).
     pub fn for_boot(boot: &BootConfig) -> Option<InspectRules> {
         let mut rules = Self::for_loader(&boot.loader, &boot.grub_platforms)?;
-        // The device trees the board profile says the firmware needs.
-        for d in &boot.dtbs {
+        // The firmware files and device trees the board profile says the
+        // firmware reads.
+        for d in boot.firmware_files.iter().chain(&boot.dtbs) {
             rules.required_files.push(FileRef::new(Location::Boot, d));
         }
         Some(rules)
@@ -201,11 +193,10 @@ fn grub_x86(platforms: &[String]) -> InspectRules {
 }
 
 fn rpi() -> InspectRules {
-    let mut required_files = vec![
+    let required_files = vec![
         FileRef::new(Location::Boot, "config.txt"),
         FileRef::new(Location::Boot, "cmdline.txt"),
     ];
-    required_files.extend(RPI_FIRMWARE.iter().map(|f| FileRef::new(Location::Boot, f)));
     InspectRules {
         required_files,
         cmdline: CmdlineSource::Text {

@@ -58,6 +58,11 @@ pub struct BootConfig {
     /// Kernel consoles (`tty0`, `ttyS1,115200`), for `rpi-firmware`.
     #[serde(default)]
     pub consoles: Vec<String>,
+    /// Files the board's firmware reads from the boot partition besides
+    /// the kernel, initramfs and device trees (`bootcode.bin`, `start.elf`
+    /// on a Pi 3, `start4.elf` on a Pi 4): `clic inspect` requires them.
+    #[serde(default)]
+    pub firmware_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
