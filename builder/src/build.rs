@@ -3,6 +3,7 @@
 //! output directory only when complete (written under a temporary name,
 //! then renamed), and the work directory is removed on every exit path.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -13,10 +14,11 @@ use sha2::{Digest, Sha256};
 use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInfo};
 use crate::cmd::Cmd;
 use crate::data::DataDir;
+use crate::firmware::{Firmware, FirmwareError};
 use crate::disk::ext4;
 use crate::disk::image::{assemble, PartContent};
 use crate::interrupt;
-use crate::layers::{apply, render::TemplateContext, system, units};
+use crate::layers::{apply, portal, render::TemplateContext, system, units};
 use crate::loader::{self, LoaderContext};
 use crate::plan::layout::{self, compute_layout, LayoutOptions, PartRole, PartitionRequest};
 use crate::rootfs::{self, normalise, Cache, RootfsRequest};
@@ -111,6 +113,8 @@ pub enum BuildError {
     #[error(transparent)]
     Loader(#[from] loader::LoaderError),
     #[error(transparent)]
+    Firmware(#[from] FirmwareError),
+    #[error(transparent)]
     Layout(#[from] layout::LayoutError),
     #[error(transparent)]
     Disk(#[from] crate::disk::DiskError),
@@ -179,6 +183,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let seed = seed(r);
     let epoch = opts.source_date_epoch;
     let bootloader = loader::by_name(&profile.boot.loader)?;
+    // Firmware the board needs, checked (and fetched) before any work.
+    let firmware = load_firmware(&profile.boot, &data.root, &opts.cache.dir, opts.offline)?;
     fs::create_dir_all(&opts.out_dir).map_err(io(format!(
         "creating output directory {}",
         opts.out_dir.display()
@@ -247,6 +253,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             .join(", "),
     );
     let ctx = template_context(r, epoch);
+    if !ctx.portal.tiles.is_empty() {
+        let tiles: Vec<String> = portal::tile_layers(&ctx.portal)
+            .iter()
+            .map(|(l, link)| format!("{l} {link}"))
+            .collect();
+        eprintln!("clic: portal tiles: {}", tiles.join(", "));
+    }
     for l in &r.layers {
         if let Some(tree) = l.root() {
             apply::apply_tree(&tree, &root, &ctx)?;
@@ -295,6 +308,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             .root
             .join("profiles/loaders")
             .join(&profile.boot.loader),
+        firmware: &firmware,
+        scratch: work.path().to_owned(),
     };
     let prepared = bootloader.prepare(&root, &lctx)?;
     let packages: Vec<Package> = rootfs::installed_packages(&root)?
@@ -389,7 +404,11 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         epoch,
     )?;
     check_interrupt()?;
-    self_check(image_tmp.path(), &profile.boot)?;
+    self_check(
+        image_tmp.path(),
+        &profile.boot,
+        &crate::inspect::rules::pins_of(&firmware),
+    )?;
 
     // 6. Manifest, then move both into place.
     steps.start("artifacts", "checksum and manifest");
@@ -483,10 +502,33 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     })
 }
 
+/// Load and verify every firmware manifest the board's blobs name.
+pub fn load_firmware(
+    boot: &crate::spec::profile::BootConfig,
+    data_root: &Path,
+    cache: &Path,
+    offline: bool,
+) -> Result<BTreeMap<String, Firmware>, BuildError> {
+    let mut out = BTreeMap::new();
+    for name in boot.blobs.iter().filter_map(|b| b.firmware.as_ref()) {
+        if out.contains_key(name) {
+            continue;
+        }
+        let fw = crate::firmware::load(data_root, name, cache)?;
+        fw.ensure(offline)?;
+        out.insert(name.clone(), fw);
+    }
+    Ok(out)
+}
+
 /// The static boot check (`clic inspect`) on the finished image, before it
 /// is moved into place: an image that could not boot is never published.
-fn self_check(image: &Path, boot: &crate::spec::profile::BootConfig) -> Result<(), BuildError> {
-    let Some(rules) = crate::inspect::InspectRules::for_boot(boot) else {
+fn self_check(
+    image: &Path,
+    boot: &crate::spec::profile::BootConfig,
+    pins: &BTreeMap<String, crate::firmware::Manifest>,
+) -> Result<(), BuildError> {
+    let Some(rules) = crate::inspect::InspectRules::for_boot(boot, pins) else {
         eprintln!(
             "clic: warning: no static boot check for loader `{}`",
             boot.loader
@@ -513,6 +555,7 @@ fn self_check(image: &Path, boot: &crate::spec::profile::BootConfig) -> Result<(
 fn layout_options(r: &Resolved) -> LayoutOptions {
     LayoutOptions {
         round_disk_to: r.board.profile.disk.round,
+        reserved_before: r.board.profile.disk.reserved.map(|s| s.0),
         ..LayoutOptions::default()
     }
 }
@@ -608,6 +651,8 @@ fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
         settings: r.settings.clone(),
         clic_version: env!("CARGO_PKG_VERSION").into(),
         source_date_epoch: epoch,
+        build_date: portal::date(epoch),
+        portal: portal::portal(&r.layers),
     }
 }
 

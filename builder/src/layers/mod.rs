@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod paths;
+pub mod portal;
 pub mod render;
 pub mod system;
 pub mod units;

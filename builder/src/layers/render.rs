@@ -19,6 +19,10 @@ pub struct TemplateContext {
     pub settings: BTreeMap<String, toml::Table>,
     pub clic_version: String,
     pub source_date_epoch: i64,
+    /// `SOURCE_DATE_EPOCH` as `YYYY-MM-DD` (UTC).
+    pub build_date: String,
+    /// Tiles and content for the portal pages.
+    pub portal: super::portal::Portal,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -85,6 +89,8 @@ pub(crate) fn sample_context() -> TemplateContext {
         settings,
         clic_version: "0.1.0".into(),
         source_date_epoch: 0,
+        build_date: "1970-01-01".into(),
+        portal: Default::default(),
     }
 }
 

@@ -26,6 +26,45 @@ pub struct LayerDef {
     /// `[settings.<layer>]`, templates read them as `settings.<layer>.<key>`.
     #[serde(default)]
     pub settings: BTreeMap<String, SettingDef>,
+    /// The layer's tile on the portal's home page, if it offers a service.
+    #[serde(default)]
+    pub portal: Option<PortalDef>,
+}
+
+/// Languages the portal is written in; the first is the default and every
+/// text must have it.
+pub const PORTAL_LANGS: &[&str] = &["fr", "en"];
+
+/// Text in several languages: `{ fr = "...", en = "..." }`.
+pub type Localized = BTreeMap<String, String>;
+
+/// `[portal]` in layer.toml: a service's tile on the portal.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalDef {
+    /// Name of the service, e.g. `{ fr = "Wikipédia hors ligne", en = "..." }`.
+    pub title: Localized,
+    /// What it is for, in one sentence.
+    pub description: Localized,
+    /// Where the tile leads: a path on the box (`/kiwix/`).
+    pub link: toml::Spanned<String>,
+    /// An image the layer installs under the web root (`/portal/kiwix.svg`);
+    /// decorative, the title says what it is.
+    #[serde(default)]
+    pub icon: Option<toml::Spanned<String>>,
+    /// Listed in the "participation" corner (polls, votes, notes, chat).
+    #[serde(default)]
+    pub participation: bool,
+    /// SPDX licence of the service's software, shown on the "about" page.
+    #[serde(default)]
+    pub licence: Option<String>,
+    /// Tiles are sorted by this, then by layer name.
+    #[serde(default = "default_order")]
+    pub order: i64,
+}
+
+fn default_order() -> i64 {
+    50
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +92,9 @@ impl LoadedLayer {
 pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     let src = Source::read(&dir.join("layer.toml"))?;
     let def: LayerDef = src.parse()?;
+    if let Some(p) = &def.portal {
+        check_portal(&src, p)?;
+    }
     Ok(LoadedLayer {
         name: name.to_owned(),
         dir: dir.to_owned(),
@@ -71,4 +113,133 @@ pub fn list(overlays: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// A web path on the box: `/` then no scheme, no `..`, no spaces or quotes.
+fn valid_web_path(p: &str) -> bool {
+    p.starts_with('/')
+        && !p.starts_with("//")
+        && !p.split('/').any(|c| c == "..")
+        && !p
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '<' | '>'))
+}
+
+fn check_portal(src: &Source, p: &PortalDef) -> Result<(), Diagnostics> {
+    let mut d = Diagnostics::default();
+    let default_lang = PORTAL_LANGS[0];
+    for (key, text) in [
+        ("portal.title", &p.title),
+        ("portal.description", &p.description),
+    ] {
+        match text.get(default_lang) {
+            Some(t) if !t.trim().is_empty() => {}
+            _ => d.0.push(
+                src.diag(
+                    None,
+                    key,
+                    format!("needs a non-empty `{default_lang}` text"),
+                )
+                .with_hint(format!("e.g. {key} = {{ fr = \"...\", en = \"...\" }}")),
+            ),
+        }
+        for lang in text.keys().filter(|l| !PORTAL_LANGS.contains(&l.as_str())) {
+            d.0.push(
+                src.diag(
+                    None,
+                    &format!("{key}.{lang}"),
+                    "the portal has no such language",
+                )
+                .with_hint(format!("languages: {}", PORTAL_LANGS.join(", "))),
+            );
+        }
+    }
+    for (key, path) in [
+        ("portal.link", Some(&p.link)),
+        ("portal.icon", p.icon.as_ref()),
+    ] {
+        if let Some(v) = path {
+            if !valid_web_path(v.get_ref()) {
+                d.0.push(
+                    src.diag(
+                        Some(v.span()),
+                        key,
+                        format!("`{}` is not a path on the box", v.get_ref()),
+                    )
+                    .with_hint("tiles lead to the box itself: a path such as `/kiwix/`"),
+                );
+            }
+        }
+    }
+    d.into_result(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_text(text: &str) -> Result<LoadedLayer, Diagnostics> {
+        let t = tempfile::tempdir().unwrap();
+        std::fs::write(t.path().join("layer.toml"), text).unwrap();
+        load("svc", t.path())
+    }
+
+    #[test]
+    fn a_portal_tile_is_read_with_defaults() {
+        let l = load_text(
+            "description = \"x\"\n[portal]\ntitle = { fr = \"Bibliothèque\", en = \"Library\" }\ndescription = { fr = \"Des livres\" }\nlink = \"/kiwix/\"\n",
+        )
+        .unwrap();
+        let p = l.def.portal.unwrap();
+        assert_eq!(p.title["en"], "Library");
+        assert_eq!(p.link.get_ref(), "/kiwix/");
+        assert!(!p.participation);
+        assert_eq!(p.order, 50);
+        assert!(load_text("description = \"x\"\n")
+            .unwrap()
+            .def
+            .portal
+            .is_none());
+    }
+
+    #[test]
+    fn bad_tiles_are_refused_with_their_keys() {
+        let err = load_text(
+            "description = \"x\"\n[portal]\ntitle = { en = \"Library\", de = \"Bücherei\" }\ndescription = { fr = \"Des livres\" }\nlink = \"https://example.org/\"\nicon = \"/../etc/passwd\"\n",
+        )
+        .unwrap_err();
+        let keys: Vec<&str> = err.0.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "portal.title",
+                "portal.title.de",
+                "portal.link",
+                "portal.icon"
+            ],
+            "{err}"
+        );
+        // The link's diagnostic points at its line.
+        assert_eq!(err.0[2].line, 5, "{err}");
+        let err = load_text("description = \"x\"\n[portal]\ntitle = { fr = \"a\" }\ndescription = { fr = \"b\" }\nlink = \"/x\"\ncolour = \"red\"\n")
+            .unwrap_err();
+        assert_eq!(err.0[0].key, "colour", "{err}");
+    }
+
+    #[test]
+    fn web_paths() {
+        assert!(valid_web_path("/"));
+        assert!(valid_web_path("/kiwix/"));
+        assert!(valid_web_path("/files/?sort=name"));
+        for bad in [
+            "kiwix/",
+            "//evil.org/",
+            "/a/../b",
+            "/a b",
+            "/\"x",
+            "http://x/",
+        ] {
+            assert!(!valid_web_path(bad), "{bad}");
+        }
+    }
 }
