@@ -637,7 +637,8 @@ fn fstab_entries(
     v
 }
 
-fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
+/// What the templates of an image see (public for tests that render layers).
+pub fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
     TemplateContext {
         name: r.name.clone(),
         description: r.description.clone(),
