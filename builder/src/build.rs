@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInfo};
 use crate::cmd::Cmd;
 use crate::data::DataDir;
-use crate::firmware::{Firmware, FirmwareError};
 use crate::disk::ext4;
 use crate::disk::image::{assemble, PartContent};
+use crate::firmware::{Firmware, FirmwareError};
 use crate::interrupt;
 use crate::layers::{apply, portal, render::TemplateContext, system, units};
 use crate::loader::{self, LoaderContext};
@@ -113,7 +113,7 @@ pub enum BuildError {
     #[error(transparent)]
     Loader(#[from] loader::LoaderError),
     #[error(transparent)]
-    Firmware(#[from] FirmwareError),
+    Firmware(Box<FirmwareError>),
     #[error(transparent)]
     Layout(#[from] layout::LayoutError),
     #[error(transparent)]
@@ -135,6 +135,12 @@ pub enum BuildError {
 impl From<rootfs::RootfsError> for BuildError {
     fn from(e: rootfs::RootfsError) -> BuildError {
         BuildError::Rootfs(Box::new(e))
+    }
+}
+
+impl From<FirmwareError> for BuildError {
+    fn from(e: FirmwareError) -> BuildError {
+        BuildError::Firmware(Box::new(e))
     }
 }
 

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cmd;
 pub mod data;
 pub mod disk;
+pub mod firmware;
 pub mod inspect;
 pub mod interrupt;
 pub mod layers;

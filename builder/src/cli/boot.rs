@@ -135,6 +135,22 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
                 }
             }
         }
+        if let Some(c) = &k.extlinux {
+            let text = String::from_utf8_lossy(&boot_files.read(c, 64 * 1024)?).into_owned();
+            let files = crate::inspect::cmdline::extlinux_files(&text);
+            // The first entry: its kernel, the initrd that follows it.
+            if let Some(i) = files.iter().position(|f| f.key == "kernel") {
+                kernel = Some(files[i].path.clone());
+                initrd = files[i + 1..]
+                    .iter()
+                    .take_while(|f| f.key != "kernel")
+                    .find(|f| f.key == "initrd")
+                    .map(|f| f.path.clone());
+            }
+            if let Some((_, line)) = crate::inspect::cmdline::extlinux_cmdlines(&text).first() {
+                opts.append = Some(boot_cmdline(line, profile.append.as_deref()));
+            }
+        }
         let kernel =
             kernel.ok_or_else(|| anyhow::anyhow!("the board profile names no kernel to boot"))?;
         opts.kernel = Some(take(&kernel)?);

@@ -1,10 +1,12 @@
 use clap::Args;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::Exit;
 use crate::artifact::manifest;
 use crate::data;
+use crate::firmware;
 use crate::inspect::{self, InspectRules, Report};
 use crate::spec::profile;
 
@@ -88,7 +90,21 @@ fn choose_rules(
             if !path.is_file() {
                 anyhow::bail!("unknown board `{b}` (see `clic boards`)");
             }
-            profile::load(&path).map_err(|d| anyhow::anyhow!("{d}"))
+            let p = profile::load(&path).map_err(|d| anyhow::anyhow!("{d}"))?;
+            // The pins of the board's firmware (the files need not be here).
+            let mut pins = BTreeMap::new();
+            for name in p
+                .profile
+                .boot
+                .blobs
+                .iter()
+                .filter_map(|b| b.firmware.as_ref())
+            {
+                let fw = firmware::load(&d.root, name, Path::new("/nonexistent"))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                pins.insert(name.clone(), fw.manifest);
+            }
+            Ok((p, pins))
         });
     let p = match loaded {
         Ok(p) => p,
@@ -99,7 +115,8 @@ fn choose_rules(
             return Ok(InspectRules::default());
         }
     };
-    Ok(InspectRules::for_boot(&p.profile.boot).unwrap_or_else(|| {
+    let (p, pins) = p;
+    Ok(InspectRules::for_boot(&p.profile.boot, &pins).unwrap_or_else(|| {
         eprintln!(
             "note: clic has no inspection rules for the `{}` boot loader; checking the partition table and filesystems only",
             p.profile.boot.loader

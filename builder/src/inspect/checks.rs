@@ -18,6 +18,8 @@ use crate::disk::grub::{BLOCKLIST, CORE_SEGMENT, KERNEL_SECTOR};
 /// Configuration files larger than this are not configuration files.
 const CONFIG_MAX: u64 = 1024 * 1024;
 const GPT_TABLE_SECTORS: u64 = 33;
+/// Largest bootloader blob read from the image to compare with the disk.
+const BLOB_MAX: u64 = 64 * 1024 * 1024;
 
 struct Ctx<'a> {
     image: &'a Path,
@@ -49,6 +51,11 @@ pub(super) fn run(
     }
     if let Some(cfg) = &rules.rpi_config {
         for c in rpi_config_checks(&cx, cfg) {
+            report.push(c);
+        }
+    }
+    if let Some(cfg) = &rules.extlinux {
+        for c in extlinux_checks(&cx, cfg) {
             report.push(c);
         }
     }
@@ -259,6 +266,28 @@ fn rpi_config_checks(cx: &Ctx, cfg: &FileRef) -> Vec<Check> {
         .collect()
 }
 
+fn extlinux_checks(cx: &Ctx, cfg: &FileRef) -> Vec<Check> {
+    let text = match read_config(cx, cfg) {
+        Ok(t) => t,
+        Err(e) => return vec![Check::new("extlinux", false, e)],
+    };
+    let files = cmdline::extlinux_files(&text);
+    if !files.iter().any(|f| f.key == "kernel") {
+        return vec![Check::new(
+            "extlinux",
+            false,
+            format!("{cfg} names no kernel"),
+        )];
+    }
+    files
+        .iter()
+        .map(|c| {
+            let why = format!("{}:{} {}", file_name(&cfg.path), c.line, c.key);
+            file_check(cx, &FileRef::new(cfg.location, &c.path), Some(why))
+        })
+        .collect()
+}
+
 /// Finds the numbered command lines in a configuration file's text.
 type CmdlineParser = fn(&str) -> Vec<(usize, String)>;
 
@@ -389,6 +418,32 @@ fn grub_search_check(cx: &Ctx, at: &str, uuid: &str) -> Check {
 
 fn blob_check(cx: &Ctx, file: &mut File, b: &BlobRule) -> io::Result<Check> {
     let name = format!("blob {}", b.name);
+    // Against a file of the image: its hash and size are the expectation.
+    let expected;
+    let b = match &b.same_as {
+        None => b,
+        Some(f) => {
+            let bytes = match part_fs(cx, f.location)
+                .and_then(|pfs| pfs.read(&f.path, BLOB_MAX).map_err(|e| e.to_string()))
+            {
+                Ok(v) => v,
+                Err(e) => {
+                    return Ok(Check::new(
+                        name,
+                        false,
+                        format!("cannot read {f} to compare with: {e}"),
+                    ))
+                }
+            };
+            expected = BlobRule {
+                len: bytes.len() as u64,
+                sha256: Some(hex::encode(Sha256::digest(&bytes))),
+                same_as: None,
+                ..b.clone()
+            };
+            &expected
+        }
+    };
     let (base, room, what) = if b.location == Location::Disk {
         (0, cx.table.disk_size, "the disk".to_owned())
     } else {

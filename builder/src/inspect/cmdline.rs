@@ -187,9 +187,60 @@ pub fn rpi_config_files(text: &str) -> Vec<ConfigFile> {
     found
 }
 
+/// The kernel, initramfs and device tree files an extlinux.conf names
+/// (paths from the root of the partition holding it).
+pub fn extlinux_files(text: &str) -> Vec<ConfigFile> {
+    let mut found = Vec::new();
+    for (line, l) in lines(text) {
+        let mut words = l.split_whitespace();
+        let (Some(key), Some(value)) = (words.next(), words.next()) else {
+            continue;
+        };
+        let key = match key.to_ascii_lowercase().as_str() {
+            "kernel" | "linux" => "kernel",
+            "initrd" => "initrd",
+            "fdt" | "devicetree" => "fdt",
+            "fdtdir" | "devicetreedir" => "fdtdir",
+            _ => continue,
+        };
+        // initrd may list several files separated by commas.
+        for v in value.split(',') {
+            found.push(ConfigFile {
+                line,
+                key,
+                path: v.to_owned(),
+            });
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extlinux_names_kernel_initrd_and_fdt() {
+        let text = "## /boot/extlinux/extlinux.conf\ndefault l0\nlabel l0\n\
+                    \tmenu label Debian\n\tlinux /boot/vmlinuz-6.1.0-9-arm64\n\
+                    \tinitrd /boot/initrd.img-6.1.0-9-arm64\n\
+                    \tfdt /usr/lib/linux-image-6.1.0-9-arm64/amlogic/n2.dtb\n\
+                    \tappend root=PARTUUID=1-01 ro\n";
+        let f = extlinux_files(text);
+        let keys: Vec<_> = f.iter().map(|c| (c.line, c.key, c.path.as_str())).collect();
+        assert_eq!(
+            keys,
+            [
+                (5, "kernel", "/boot/vmlinuz-6.1.0-9-arm64"),
+                (6, "initrd", "/boot/initrd.img-6.1.0-9-arm64"),
+                (
+                    7,
+                    "fdt",
+                    "/usr/lib/linux-image-6.1.0-9-arm64/amlogic/n2.dtb"
+                ),
+            ]
+        );
+    }
 
     const GRUB_CFG: &str = "\
 # Written by clic.

@@ -166,9 +166,10 @@ fn probe(
     Ok(parts)
 }
 
-/// The FAT partitions of an image (the Pi boot partition, the ESP), found
-/// once, to read files from: `clic boot` takes the kernel, initrd, DTB and
-/// command line from there for machines QEMU boots with `-kernel`.
+/// The FAT partitions of an image (the Pi boot partition, the ESP), then
+/// its ext partitions (a root holding /boot), found once, to read files
+/// from: `clic boot` takes the kernel, initrd, DTB and command line from
+/// there for machines QEMU boots with `-kernel`.
 pub struct FatFiles {
     image: PathBuf,
     parts: Vec<Partition>,
@@ -182,18 +183,23 @@ impl FatFiles {
             what: "the partition table".into(),
             source: io::Error::other(e.to_string()),
         })?;
-        let parts = probe(&mut file, image, &table, disk_size)?
-            .into_iter()
-            .filter(|p| p.filesystem.as_ref().is_some_and(Filesystem::is_fat))
-            .collect();
+        let all = probe(&mut file, image, &table, disk_size)?;
+        let of = |keep: fn(&Filesystem) -> bool| {
+            all.iter()
+                .filter(|p| p.filesystem.as_ref().is_some_and(keep))
+                .cloned()
+                .collect::<Vec<_>>()
+        };
+        let mut parts = of(Filesystem::is_fat);
+        parts.extend(of(Filesystem::is_ext));
         Ok(FatFiles {
             image: image.to_owned(),
             parts,
         })
     }
 
-    /// `path` from the first FAT partition that has it, refused when larger
-    /// than `max` bytes.
+    /// `path` from the first partition that has it (FAT ones first),
+    /// refused when larger than `max` bytes.
     pub fn read(&self, path: &str, max: u64) -> Result<Vec<u8>, InspectError> {
         let mut last_err = None;
         for p in &self.parts {
@@ -209,10 +215,10 @@ impl FatFiles {
         }
         Err(InspectError::Read {
             path: self.image.clone(),
-            what: format!("{path} from a FAT partition"),
+            what: format!("{path} from the image's FAT or ext partitions"),
             source: io::Error::new(
                 io::ErrorKind::NotFound,
-                last_err.unwrap_or_else(|| "the image has no FAT partition".into()),
+                last_err.unwrap_or_else(|| "the image has no FAT or ext partition".into()),
             ),
         })
     }

@@ -6,7 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::profile::BootConfig;
+use std::collections::BTreeMap;
+
+use crate::firmware::Manifest;
+use crate::spec::profile::{BlobConfig, BootConfig};
 
 /// Which partition a rule is about, found from the partition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,10 +90,13 @@ pub struct BlobRule {
     pub location: Location,
     pub offset: u64,
     pub len: u64,
-    /// Expected sha256 (hex) of the bytes; without it they must merely not
-    /// be all zeros.
+    /// Expected sha256 (hex) of the bytes; without it (and without
+    /// `same_as`) they must merely not be all zeros.
     #[serde(default)]
     pub sha256: Option<String>,
+    /// The bytes must equal this file of the image (`len` 0: its size).
+    #[serde(default)]
+    pub same_as: Option<FileRef>,
 }
 
 fn disk() -> Location {
@@ -116,13 +122,22 @@ pub struct InspectRules {
     /// GRUB's diskboot.img with a block list that follows it.
     #[serde(default)]
     pub grub_bios: bool,
+    /// An extlinux.conf (u-boot distro boot): the kernel, initramfs and
+    /// device tree it names must exist.
+    #[serde(default)]
+    pub extlinux: Option<FileRef>,
 }
 
 impl InspectRules {
     /// Built-in rules for a board's boot configuration, when its loader is
     /// known (`grub-x86`, `rpi`, `uboot`).
-    pub fn for_boot(boot: &BootConfig) -> Option<InspectRules> {
+    /// `pins` are the firmware manifests the board's blobs name: a blob
+    /// that is a whole pinned file is checked against its pinned hash.
+    pub fn for_boot(boot: &BootConfig, pins: &BTreeMap<String, Manifest>) -> Option<InspectRules> {
         let mut rules = Self::for_loader(&boot.loader, &boot.grub_platforms)?;
+        for b in &boot.blobs {
+            rules.blobs.push(uboot_blob_rule(b, pins));
+        }
         // The firmware files and device trees the board profile says the
         // firmware reads.
         for d in boot.firmware_files.iter().chain(&boot.dtbs) {
@@ -136,16 +151,90 @@ impl InspectRules {
             "grub-x86" => Some(grub_x86(grub_platforms)),
             "rpi" | "rpi-firmware" => Some(rpi()),
             // Blob hashes come from the board's own data.
-            "uboot" => Some(InspectRules {
+            "uboot" | "u-boot" => Some(InspectRules {
+                required_files: vec![
+                    FileRef::new(Location::Root, EXTLINUX),
+                    FileRef::new(Location::Root, "/vmlinuz"),
+                    FileRef::new(Location::Root, "/initrd.img"),
+                ],
                 cmdline: CmdlineSource::Extlinux {
                     location: Location::Root,
-                    path: "/boot/extlinux/extlinux.conf".into(),
+                    path: EXTLINUX.into(),
                 },
+                extlinux: Some(FileRef::new(Location::Root, EXTLINUX)),
                 ..InspectRules::default()
             }),
             _ => None,
         }
     }
+}
+
+const EXTLINUX: &str = "/boot/extlinux/extlinux.conf";
+
+/// What a board's blob must look like on the disk (pure): zeros, a whole
+/// pinned firmware file (its hash), or the file of the image it came from
+/// (the copy the u-boot loader keeps of combined or cut blobs).
+/// The manifests of the firmware a board's blobs name, for their pins.
+pub fn pins_of(
+    firmware: &BTreeMap<String, crate::firmware::Firmware>,
+) -> BTreeMap<String, Manifest> {
+    firmware
+        .iter()
+        .map(|(k, v)| (k.clone(), v.manifest.clone()))
+        .collect()
+}
+
+pub fn uboot_blob_rule(b: &BlobConfig, pins: &BTreeMap<String, Manifest>) -> BlobRule {
+    let mut rule = BlobRule {
+        name: b.name.clone(),
+        location: Location::Disk,
+        offset: b.sector * crate::loader::uboot::SECTOR,
+        len: 0,
+        sha256: None,
+        same_as: None,
+    };
+    let whole = b.skip == 0 && b.count.is_none();
+    if let Some(n) = b.zeros {
+        rule.len = n;
+        rule.sha256 = Some(zeros_sha256(n));
+    } else if let (true, Some(f)) = (whole, &b.image_file) {
+        rule.same_as = Some(FileRef::new(Location::Root, f));
+    } else if let (true, Some(fw), Some(file)) = (whole, &b.firmware, &b.file) {
+        match pins
+            .get(fw)
+            .and_then(|m| m.files.iter().find(|e| &e.path == file))
+        {
+            Some(e) => {
+                rule.len = e.size;
+                rule.sha256 = Some(e.sha256.to_ascii_lowercase());
+            }
+            None => {
+                // Unknown pin: the check fails and says so.
+                rule.sha256 = Some(format!("unknown: firmware `{fw}` pins no `{file}`"));
+            }
+        }
+    } else {
+        let copy = format!(
+            "/{}/{}",
+            crate::loader::uboot::COPIES_DIR,
+            crate::loader::uboot::copy_name(b)
+        );
+        rule.same_as = Some(FileRef::new(Location::Root, &copy));
+    }
+    rule
+}
+
+fn zeros_sha256(n: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let block = [0u8; 4096];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len() as u64) as usize;
+        h.update(&block[..k]);
+        left -= k as u64;
+    }
+    hex::encode(h.finalize())
 }
 
 fn grub_x86(platforms: &[String]) -> InspectRules {
@@ -178,6 +267,7 @@ fn grub_x86(platforms: &[String]) -> InspectRules {
                     offset: 0,
                     len: 440,
                     sha256: None,
+                    same_as: None,
                 });
             }
             "x86_64-efi" => r
@@ -262,6 +352,47 @@ mod tests {
         assert_eq!(
             toml::from_str::<InspectRules>("").unwrap(),
             InspectRules::default()
+        );
+    }
+
+    #[test]
+    fn uboot_blobs_are_checked_against_pins_files_or_copies() {
+        let m: Manifest = toml::from_str(
+            "description = \"d\"\nlicence = \"l\"\nbase_url = \"u\"\n\
+             [[files]]\npath = \"bl1.bin\"\nsize = 3\nsha256 = \"ABCD\"\n",
+        )
+        .unwrap();
+        let pins = BTreeMap::from([("xu4".to_owned(), m)]);
+        let b = |t: &str| -> BlobConfig { toml::from_str(t).unwrap() };
+        let pinned = uboot_blob_rule(
+            &b("name = \"bl1\"\nsector = 1\nfirmware = \"xu4\"\nfile = \"bl1.bin\""),
+            &pins,
+        );
+        assert_eq!((pinned.offset, pinned.len), (512, 3));
+        assert_eq!(pinned.sha256.as_deref(), Some("abcd"));
+        let unknown = uboot_blob_rule(
+            &b("name = \"bl2\"\nsector = 31\nfirmware = \"xu4\"\nfile = \"bl2.bin\""),
+            &pins,
+        );
+        assert!(unknown.sha256.unwrap().contains("pins no `bl2.bin`"));
+        let debian = uboot_blob_rule(
+            &b("name = \"u-boot\"\nsector = 63\nimage_file = \"/usr/lib/u-boot/odroid-xu3/u-boot.bin\""),
+            &pins,
+        );
+        assert_eq!(
+            debian.same_as.unwrap().to_string(),
+            "root:/usr/lib/u-boot/odroid-xu3/u-boot.bin"
+        );
+        let env = uboot_blob_rule(&b("name = \"env\"\nsector = 2015\nzeros = 16384"), &pins);
+        assert_eq!(env.len, 16384);
+        assert_eq!(env.sha256.unwrap(), zeros_sha256(16384));
+        let cut = uboot_blob_rule(
+            &b("name = \"FIP\"\nsector = 1\nskip = 512\nfirmware = \"n2\"\noutput = \"u-boot.bin.sd.bin\""),
+            &pins,
+        );
+        assert_eq!(
+            cut.same_as.unwrap().to_string(),
+            "root:/usr/lib/clic/u-boot/fip-sector1.bin"
         );
     }
 }

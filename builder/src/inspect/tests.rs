@@ -315,6 +315,7 @@ fn blobs_and_grub_bios_pointers() {
         offset,
         len,
         sha256,
+        same_as: None,
     };
     let rules = InspectRules {
         blobs: vec![

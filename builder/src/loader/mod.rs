@@ -4,6 +4,7 @@
 
 pub mod grub;
 pub mod rpi;
+pub mod uboot;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +24,10 @@ pub struct LoaderContext<'a> {
     pub root_fs_uuid: &'a str,
     /// Directory holding the loader's templates (`profiles/loaders/<loader>`).
     pub templates: PathBuf,
+    /// Firmware manifests the board's blobs name, already verified.
+    pub firmware: &'a std::collections::BTreeMap<String, crate::firmware::Firmware>,
+    /// Where scratch directories may be made (the build's work directory).
+    pub scratch: PathBuf,
 }
 
 /// What a bootloader hands to disk assembly.
@@ -34,6 +39,8 @@ pub struct Prepared {
     pub bios_core: Option<Vec<u8>>,
     /// Files for the EFI system partition or the FAT boot partition.
     pub fat_files: Vec<FatFile>,
+    /// Bytes at fixed offsets outside partitions (u-boot and vendor blobs).
+    pub raw_blobs: Vec<crate::disk::image::RawBlob>,
 }
 
 /// Disk content computed from `Prepared` and the final layout.
@@ -49,7 +56,7 @@ pub struct DiskBoot {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoaderError {
-    #[error("unknown bootloader `{0}` (known: grub-x86, rpi-firmware)")]
+    #[error("unknown bootloader `{0}` (known: grub-x86, rpi-firmware, u-boot)")]
     Unknown(String),
     #[error("bootloader {loader}: {message}")]
     Failed {
@@ -88,6 +95,7 @@ pub fn by_name(name: &str) -> Result<Box<dyn Bootloader>, LoaderError> {
     match name {
         "grub-x86" => Ok(Box::new(grub::GrubX86)),
         "rpi-firmware" => Ok(Box::new(rpi::RpiFirmware)),
+        "u-boot" => Ok(Box::new(uboot::UBoot)),
         other => Err(LoaderError::Unknown(other.to_owned())),
     }
 }

@@ -59,6 +59,11 @@ pub struct KernelFromImage {
     pub config_txt: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub initrd: Option<String>,
+    /// An extlinux.conf (u-boot boards, on the root partition) whose first
+    /// entry names the kernel, initrd and command line (its `console=`
+    /// settings dropped and the profile's `append` added).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extlinux: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtb: Option<String>,
     /// A file holding the kernel command line (the Pi's `cmdline.txt`); its

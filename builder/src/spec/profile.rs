@@ -63,6 +63,79 @@ pub struct BootConfig {
     /// on a Pi 3, `start4.elf` on a Pi 4): `clic inspect` requires them.
     #[serde(default)]
     pub firmware_files: Vec<String>,
+    /// Device tree u-boot hands the kernel, for `u-boot` (a path under
+    /// the kernel package's dtb directory, `amlogic/meson-g12b-odroid-n2.dtb`).
+    #[serde(default)]
+    pub fdt: Option<String>,
+    /// Bytes written at fixed sectors outside the partitions (u-boot and
+    /// the vendor loaders before it), for `u-boot`.
+    #[serde(default)]
+    pub blobs: Vec<BlobConfig>,
+}
+
+/// One bootloader piece at a fixed place on the disk, `dd`-style: the
+/// bytes `skip..skip+count` of its source go to `sector`. The source is
+/// exactly one of `image_file`, `firmware` (+ `file` or `output`), `zeros`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobConfig {
+    pub name: String,
+    /// 512-byte sector of the disk the bytes start at.
+    pub sector: u64,
+    #[serde(default)]
+    pub skip: u64,
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// A file of the image tree (Debian's `/usr/lib/u-boot/<board>/u-boot.bin`).
+    #[serde(default)]
+    pub image_file: Option<String>,
+    /// A manifest in `firmware/`; with `file`, one of its pinned files,
+    /// with `output`, a file its `[combine]` command makes.
+    #[serde(default)]
+    pub firmware: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub output: Option<String>,
+    /// Inputs of the `[combine]` command: name -> file of the image tree.
+    #[serde(default)]
+    pub inputs: std::collections::BTreeMap<String, String>,
+    /// That many zero bytes (clears a stale u-boot environment).
+    #[serde(default)]
+    pub zeros: Option<u64>,
+}
+
+impl BlobConfig {
+    /// What is wrong with the choice of source, if anything (pure).
+    pub fn source_problem(&self) -> Option<String> {
+        let sources = [
+            self.image_file.is_some(),
+            self.firmware.is_some(),
+            self.zeros.is_some(),
+        ]
+        .iter()
+        .filter(|&&b| b)
+        .count();
+        if sources != 1 {
+            return Some(format!(
+                "blob `{}` needs exactly one of image_file, firmware, zeros (found {sources})",
+                self.name
+            ));
+        }
+        if self.firmware.is_some() && self.file.is_some() == self.output.is_some() {
+            return Some(format!(
+                "blob `{}`: with firmware, give exactly one of file, output",
+                self.name
+            ));
+        }
+        if self.firmware.is_none() && (self.file.is_some() || self.output.is_some()) {
+            return Some(format!(
+                "blob `{}`: file and output need firmware",
+                self.name
+            ));
+        }
+        None
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +145,10 @@ pub struct DiskConfig {
     /// `align` (default) or `power-of-two` (QEMU's SD card models need it).
     #[serde(default = "default_rounding")]
     pub round: DiskRounding,
+    /// Bytes at the start of the disk no partition may use (room for
+    /// bootloader blobs written at fixed sectors).
+    #[serde(default)]
+    pub reserved: Option<Size>,
     pub partitions: Vec<PartitionConfig>,
 }
 
@@ -156,6 +233,15 @@ pub fn load(path: &Path) -> Result<LoadedProfile, Diagnostics> {
                 &format!("disk.partitions[{i}].size"),
                 format!("partition `{}` needs a size", p.label),
             ));
+        }
+    }
+    for (i, b) in profile.boot.blobs.iter().enumerate() {
+        if let Some(problem) = b.source_problem() {
+            let needle = format!("\"{}\"", b.name);
+            let span = src.text.find(&needle).map(|s| s..s + 1);
+            diags
+                .0
+                .push(src.diag(span, &format!("boot.blobs[{i}]"), problem));
         }
     }
     diags.into_result(LoadedProfile {
