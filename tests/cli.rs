@@ -147,3 +147,46 @@ fn boot_refuses_a_missing_image() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("nope.img"), "{}", stderr(&out));
 }
+
+/// A board whose vendor firmware is not in the cache (and cannot be
+/// fetched: --offline) or differs from its pin is refused before any work,
+/// naming the file, the hash it must have and where to put it.
+#[test]
+fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("spec.toml"),
+        GOOD.replace("ordinosaure-amd64", "odroid-xu4"),
+    )
+    .unwrap();
+    let build = |t: &Path| clic(&["build", "spec.toml", "--out", "out", "--offline"], t);
+    let (out, took) = build(t.path());
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(took < Duration::from_secs(5), "refused in {took:?}");
+    let dest = t.path().join("cache/firmware/odroid-xu4/bl1.bin.hardkernel");
+    for want in [
+        "`odroid-xu4/bl1.bin.hardkernel`",
+        "firmware/odroid-xu4.toml",
+        "7b940288acfcabd9388d59b785d1527b2d5ff9aaa36e63f970e054a9b695be31",
+        &dest.display().to_string(),
+        "https://raw.githubusercontent.com/hardkernel/u-boot/",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    assert!(!t.path().join("out").exists(), "output dir created");
+
+    // The wrong file where the right one should be.
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(&dest, b"not the Samsung-signed BL1").unwrap();
+    let (out, _) = build(t.path());
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("has sha256"), "{err}");
+    assert!(
+        err.contains("7b940288acfcabd9388d59b785d1527b2d5ff9aaa36e63f970e054a9b695be31"),
+        "{err}"
+    );
+    assert!(err.contains(&dest.display().to_string()), "{err}");
+    assert!(!t.path().join("out").exists(), "output dir created");
+}
