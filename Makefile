@@ -46,8 +46,12 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --workspace --all-targets -- -D warnings
 
+# Figures side by side with a plain mmdebstrap baseline: the default image
+# (amd64), then the arm64 Pi boards (BENCH_NAIVE=0 skips the ~25-minute
+# arm64 baseline).
 bench: deps build
 	bash tests/bench.sh
+	bash tests/bench-boards.sh
 
 clean:
 	rm -rf $(OUT) target

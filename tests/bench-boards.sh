@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# make bench (second part): cross-architecture figures, from one run.
+#   baseline     plain mmdebstrap of the rpi3 package set for arm64, no
+#                cache, Debian's default initramfs (MODULES=most) made
+#                under qemu-user: what a hand-made Pi image costs
+#   cold rpi3    clic build --board rpi3 with an empty cache
+#   rpi4, zero2w the two other arm64 Pi boards right after (they share
+#                rpi3's Debian tree through the tree cache)
+# BENCH_NAIVE=0 skips the baseline (about 25 minutes on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CLIC=${CLIC:-target/release/clic}
+SPEC=${SPEC:-specs/clic-ordinosaure.toml}
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench-boards.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+now() { date +%s.%N; }
+step() {
+  local log=$1; shift
+  if ! "$@" >"$log.out" 2>"$log"; then
+    echo "bench: failed: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+
+packages=$($CLIC check "$SPEC" --board rpi3 | sed -n 's/^  packages //p' | tr ' ' ',')
+suite=$(sed -n 's/^suite *= *"\(.*\)"/\1/p' "$SPEC")
+echo "bench-boards: $SPEC for rpi3, rpi4, rpi-zero2w (arm64), $(nproc) cores, $(date -u +%F)"
+
+declare -A t
+for b in rpi3 rpi4 rpi-zero2w; do
+  t0=$(now)
+  step "$work/$b.log" $CLIC --cache "$work/cache" build "$SPEC" --board "$b" --out "$work/$b"
+  t1=$(now)
+  t[$b]=$(secs "$t0" "$t1")
+done
+three=$(awk -v a="${t[rpi3]}" -v b="${t[rpi4]}" -v c="${t[rpi-zero2w]}" 'BEGIN { printf "%.1f", a + b + c }')
+thrice=$(awk -v a="${t[rpi3]}" 'BEGIN { printf "%.1f", 3 * a }')
+
+plain=-
+if [ "${BENCH_NAIVE:-1}" != 0 ]; then
+  t0=$(now)
+  step "$work/plain.log" env SOURCE_DATE_EPOCH=0 unshare --mount --propagation private -- \
+    mmdebstrap --quiet --mode=root --variant=minbase --architectures=arm64 \
+    --components=main,non-free-firmware --include="$packages" "$suite" "$work/plain.tar" \
+    http://deb.debian.org/debian
+  t1=$(now)
+  plain=$(secs "$t0" "$t1")
+fi
+
+printf '\n%-44s %10s %12s\n' "step (arm64)" "seconds" "vs baseline"
+printf '%-44s %10s %12s\n' "baseline: plain mmdebstrap, same packages" "$plain" "1.00"
+printf '%-44s %10s %12s\n' "clic build rpi3, cold cache" "${t[rpi3]}" "$(ratio "${t[rpi3]}" "$plain")"
+printf '%-44s %10s %12s\n' "clic build rpi4 after it" "${t[rpi4]}" "$(ratio "${t[rpi4]}" "$plain")"
+printf '%-44s %10s %12s\n' "clic build rpi-zero2w after it" "${t[rpi-zero2w]}" "$(ratio "${t[rpi-zero2w]}" "$plain")"
+printf '%-44s %10s %12s\n' "three boards together" "$three" "$(ratio "$three" "$plain")"
+printf '%-44s %10s\n' "three times one cold rpi3 (naive sharing)" "$thrice"
+printf 'three boards cost %s of three cold builds\n' "$(ratio "$three" "$thrice")"
