@@ -29,6 +29,10 @@ pub struct Profile {
     /// under emulation); otherwise Debian's default (`most`).
     #[serde(default)]
     pub initramfs_modules: Vec<String>,
+    /// Raspberry Pi Imager device tags (`pi4-64bit`, `pi3-64bit`, ...): when
+    /// set, a build also writes an `os_list.json` entry for these devices.
+    #[serde(default)]
+    pub imager_devices: Vec<String>,
     pub boot: BootConfig,
     pub disk: DiskConfig,
     pub qemu: QemuProfile,
