@@ -395,23 +395,29 @@ const CAPTIVE_CHECKS: &[&str] = &[
     "online-firefox",
     "online-firefox-canonical",
     "online-other-names-still-portal",
+    "second-client",
+    "second-client-reaches-box",
 ];
 
 /// Open network (the default): a real client associates, gets a lease in
 /// the box's range and the box as DNS, every name resolves to the box, each
 /// OS's probe gets the portal until the click-through and its "online"
-/// answer after it, and the portal page is served.
+/// answer after it, and the portal page is served. A second client reaches
+/// the box but not the first one (client isolation, on by default).
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn open_hotspot_serves_a_real_wifi_client_and_the_captive_portal() {
     let serial = build_and_boot("open", &[]);
     assert!(serial.contains("CLIC-WIFI: start: ssid=CLIC wpa=no"));
-    assert_passed(&serial, CAPTIVE_CHECKS);
+    let mut want = CAPTIVE_CHECKS.to_vec();
+    want.push("clients-isolated");
+    assert_passed(&serial, &want);
 }
 
 /// WPA2: a client with the wrong passphrase gets no association and no
 /// lease (and hostapd sees the bad key); with the right one, everything
-/// above works.
+/// above works. Client isolation is off here: the two clients see each
+/// other, which shows that the isolation above is the setting at work.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn wpa2_hotspot_keeps_out_a_wrong_passphrase() {
@@ -420,6 +426,7 @@ fn wpa2_hotspot_keeps_out_a_wrong_passphrase() {
         &[
             ("ssid", "CLIC test".into()),
             ("passphrase", "libre et en commun".into()),
+            ("client_isolation", false.into()),
         ],
     );
     assert!(serial.contains("CLIC-WIFI: start: ssid=CLIC test wpa=yes"));
@@ -427,6 +434,7 @@ fn wpa2_hotspot_keeps_out_a_wrong_passphrase() {
         "wrong-passphrase-refused",
         "wrong-passphrase-no-lease",
         "hostapd-saw-wrong-key",
+        "clients-not-isolated",
     ];
     want.extend_from_slice(CAPTIVE_CHECKS);
     assert_passed(&serial, &want);
