@@ -30,7 +30,8 @@ fi
 # e2fsprogs >= 1.47.1 for `mke2fs -d TARBALL`).
 bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils)
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
-      arch-test uidmap tar python3 git grub-pc-bin binfmt-support)
+      arch-test uidmap tar python3 git grub-pc-bin binfmt-support
+      chromium openssh-client zstd)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
