@@ -35,6 +35,8 @@ pub struct BuildOptions {
     /// Parent of the temporary work directory (default: $TMPDIR).
     pub workdir: Option<PathBuf>,
     pub source_date_epoch: i64,
+    /// Where the release files will be published (`os_list.json` URLs).
+    pub url_base: Option<String>,
 }
 
 pub struct BuildOutput {
@@ -42,6 +44,8 @@ pub struct BuildOutput {
     pub manifest: PathBuf,
     pub manifest_data: Manifest,
     pub steps: Vec<(String, Duration)>,
+    /// `.img.bmap`, `.img.zst`, `os_list.json`, `SHA256SUMS`.
+    pub release: crate::artifact::release::Published,
 }
 
 /// Free space left in the root filesystem when the profile names none.
@@ -130,6 +134,17 @@ pub enum BuildError {
     SelfCheck(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error(transparent)]
+    Release(Box<crate::artifact::release::ReleaseError>),
+}
+
+impl From<crate::artifact::release::ReleaseError> for BuildError {
+    fn from(e: crate::artifact::release::ReleaseError) -> BuildError {
+        match e {
+            crate::artifact::release::ReleaseError::Interrupted => BuildError::Interrupted,
+            e => BuildError::Release(Box::new(e)),
+        }
+    }
 }
 
 impl From<rootfs::RootfsError> for BuildError {
@@ -416,9 +431,17 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         &crate::inspect::rules::pins_of(&firmware),
     )?;
 
-    // 6. Manifest, then move both into place.
-    steps.start("artifacts", "checksum and manifest");
+    // 6. Release files (bmap, zstd), manifest, os_list.json, SHA256SUMS,
+    // all under temporary names, then moved into place together.
+    steps.start("artifacts", "bmap, zstd, checksums and manifest");
     let (size, sha256) = hash_file(image_tmp.path())?;
+    let release = crate::artifact::release::prepare(
+        image_tmp.path(),
+        &image_name,
+        &opts.out_dir,
+        Some((size, sha256.clone())),
+    )?;
+    check_interrupt()?;
     let manifest_data = Manifest {
         format: manifest::FORMAT.into(),
         version: manifest::VERSION,
@@ -463,8 +486,10 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             .collect(),
         qemu: profile.qemu.clone(),
         packages,
+        artifacts: release.artifacts(),
     };
-    let manifest_path = opts.out_dir.join(format!("{}.manifest.json", r.name));
+    let manifest_name = format!("{}.manifest.json", r.name);
+    let manifest_path = opts.out_dir.join(&manifest_name);
     let mut manifest_tmp = tempfile::Builder::new()
         .prefix(&format!(".{}.manifest.", r.name))
         .tempfile_in(&opts.out_dir)
@@ -475,16 +500,19 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     )
     .map_err(io("writing the manifest"))?;
     let image_path = opts.out_dir.join(&image_name);
-    image_tmp.persist(&image_path).map_err(|e| BuildError::Io {
-        context: format!("moving the image to {}", image_path.display()),
-        source: e.error,
-    })?;
-    manifest_tmp
-        .persist(&manifest_path)
-        .map_err(|e| BuildError::Io {
-            context: format!("moving the manifest to {}", manifest_path.display()),
-            source: e.error,
-        })?;
+    let os_list =
+        (!profile.imager_devices.is_empty()).then(|| crate::artifact::release::OsListSource {
+            description: r.description.clone(),
+            board_description: profile.description.clone(),
+            devices: profile.imager_devices.clone(),
+            source_date_epoch: epoch,
+            url_base: opts.url_base.clone(),
+        });
+    let release = release.publish(
+        Some(image_tmp),
+        Some((manifest_tmp, manifest_name)),
+        os_list.as_ref(),
+    )?;
     steps.finish();
     let total = steps.started.elapsed();
     eprintln!(
@@ -505,6 +533,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         manifest: manifest_path,
         manifest_data,
         steps: steps.done,
+        release,
     })
 }
 

@@ -29,6 +29,24 @@ pub struct Manifest {
     pub partitions: Vec<PartitionInfo>,
     pub qemu: QemuProfile,
     pub packages: Vec<Package>,
+    /// The release files written next to the image (`.img.zst`,
+    /// `.img.bmap`), with sizes and hashes. Added in clic 0.1 without a
+    /// version change: readers that do not know it ignore it, and a
+    /// manifest without it reads as an empty list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<ArtifactInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ArtifactInfo {
+    pub file: String,
+    /// `image`, `zstd` or `bmap`.
+    pub kind: String,
+    pub size: u64,
+    pub sha256: String,
+    /// For a bmap: the bytes its mapped ranges cover.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapped: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -168,6 +186,26 @@ mod tests {
         assert_eq!(m.partitions[0].role, "bios-boot");
         let again = parse(&to_json(&m)).unwrap();
         assert_eq!(again, m);
+    }
+
+    /// The artifacts list is optional: old manifests have none, new ones
+    /// round-trip with it.
+    #[test]
+    fn artifacts_are_optional_and_round_trip() {
+        let text = include_str!("../../../tests/fixtures/manifest-v1.json");
+        let mut m = parse(text).unwrap();
+        assert!(m.artifacts.is_empty());
+        assert!(!to_json(&m).contains("\"artifacts\""));
+        m.artifacts.push(ArtifactInfo {
+            file: "clic.img.bmap".into(),
+            kind: "bmap".into(),
+            size: 1234,
+            sha256: "ab".repeat(32),
+            mapped: Some(1 << 20),
+        });
+        let json = to_json(&m);
+        assert!(json.contains("\"mapped\": 1048576"), "{json}");
+        assert_eq!(parse(&json).unwrap(), m);
     }
 
     #[test]

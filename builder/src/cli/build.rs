@@ -24,6 +24,10 @@ pub struct BuildArgs {
     /// Where the temporary work directory goes (default: $TMPDIR)
     #[arg(long)]
     pub workdir: Option<PathBuf>,
+    /// Where the files will be published: os_list.json's URLs start with it
+    /// (default: bare file names, for a list kept next to the images)
+    #[arg(long, value_name = "URL")]
+    pub url_base: Option<String>,
 }
 
 pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow::Result<()> {
@@ -35,6 +39,7 @@ pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyho
         fresh: a.fresh,
         workdir: a.workdir,
         source_date_epoch: build::source_date_epoch(&a.spec),
+        url_base: a.url_base,
     };
     let out = build::build(&r, &data, &opts)?;
     println!("{}", out.image.display());
