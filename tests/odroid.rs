@@ -231,23 +231,58 @@ fn boot(img: &Path, data: &Path, tag: &str) {
     assert!(serial.contains("root=PARTUUID="), "{serial}");
 }
 
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_xu4_places_its_blobs_and_boots_its_rootfs_on_virt() {
-    let (img, data) = build("odroid-xu4", "odroid-xu4");
-    // BL1, BL2, u-boot, TrustZone, cleared environment.
-    static_check(&img, &data, 5, ("BL2", 31));
-    boot(&img, &data, "odroid-xu4");
+/// Each board built once per test run, shared by its static and boot tests.
+fn image(board: &'static str) -> &'static (PathBuf, PathBuf) {
+    static IMAGES: std::sync::Mutex<Vec<(&'static str, &'static (PathBuf, PathBuf))>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, p)) = images.iter().find(|(b, _)| *b == board) {
+        return p;
+    }
+    let built: &'static (PathBuf, PathBuf) = Box::leak(Box::new(build(board, board)));
+    images.push((board, built));
+    built
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_n2_places_the_fip_around_the_mbr_and_boots_its_rootfs_on_virt() {
-    let (img, data) = build("odroid-n2", "odroid-n2");
+fn odroid_xu4_places_its_blobs_at_their_sectors() {
+    let (img, data) = image("odroid-xu4");
+    // BL1, BL2, u-boot, TrustZone, cleared environment.
+    static_check(img, data, 5, ("BL2", 31));
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn odroid_n2_places_the_fip_around_the_mbr() {
+    let (img, data) = image("odroid-n2");
     // Header in the MBR boot code area, the rest from sector 1.
-    static_check(&img, &data, 2, ("FIP", 1));
-    // The partition table survived the header in sector 0.
-    let bytes = std::fs::read(&img).unwrap();
+    static_check(img, data, 2, ("FIP", 1));
+    // The partition table and disk signature survived the header.
+    let bytes = std::fs::read(img).unwrap();
     assert_eq!(&bytes[510..512], b"\x55\xaa");
-    boot(&img, &data, "odroid-n2");
+    let (_, report) = inspect(img, data);
+    assert!(
+        checks_named(&report, "cmdline")
+            .iter()
+            .all(|c| c["detail"].as_str().unwrap_or("").contains("is partition 1")),
+        "{report:#}"
+    );
+}
+
+// Boots beyond what `make test` must prove: `make test-boards` runs the
+// `extra_boot_` tests.
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_boot_odroid_xu4_rootfs_on_virt() {
+    let (img, data) = image("odroid-xu4");
+    boot(img, data, "odroid-xu4");
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_boot_odroid_n2_rootfs_on_virt() {
+    let (img, data) = image("odroid-n2");
+    boot(img, data, "odroid-n2");
 }
