@@ -12,6 +12,7 @@ pub mod cmd;
 pub mod data;
 pub mod disk;
 pub mod firmware;
+pub mod flash;
 pub mod inspect;
 pub mod interrupt;
 pub mod layers;

@@ -57,6 +57,7 @@ pub fn zstd_compress<R: Read, W: Write>(
     dst: W,
     level: i32,
     threads: u32,
+    size: Option<u64>,
     mut tick: impl FnMut(u64) -> io::Result<()>,
 ) -> io::Result<(W, u64, String)> {
     let mut enc = zstd::stream::write::Encoder::new(HashingWriter::new(dst), level)?;
@@ -64,6 +65,9 @@ pub fn zstd_compress<R: Read, W: Write>(
         enc.multithread(threads)?;
     }
     enc.include_checksum(true)?;
+    // The frame header then says how large the image is (`clic flash`
+    // checks the device's size with it when there is no bmap).
+    enc.set_pledged_src_size(size)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut total = 0u64;
     loop {
@@ -92,23 +96,28 @@ mod tests {
             *b = (i / 4096) as u8;
         }
         let mut ticks = 0;
-        let (out, len, sum) = zstd_compress(&data[..], Vec::new(), 3, 2, |_| {
-            ticks += 1;
-            Ok(())
-        })
-        .unwrap();
+        let (out, len, sum) =
+            zstd_compress(&data[..], Vec::new(), 3, 2, Some(data.len() as u64), |_| {
+                ticks += 1;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(len, out.len() as u64);
         assert!(out.len() < data.len() / 50);
         assert_eq!(sum, crate::artifact::sums::sha256_hex(&out));
         assert!(ticks >= 5);
         let back = zstd::stream::decode_all(&out[..]).unwrap();
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(&out[..18]).ok(),
+            Some(Some(data.len() as u64))
+        );
         assert_eq!(back, data);
     }
 
     #[test]
     fn tick_can_stop_it() {
         let data = vec![1u8; 3 << 20];
-        let r = zstd_compress(&data[..], Vec::new(), 1, 1, |_| {
+        let r = zstd_compress(&data[..], Vec::new(), 1, 1, None, |_| {
             Err(io::Error::new(io::ErrorKind::Interrupted, "stop"))
         });
         assert!(r.is_err());

@@ -112,7 +112,7 @@ pub fn ext_used<R: Read + Seek>(r: &mut R, base: u64) -> Result<(Vec<Span>, u64)
         }
         [3u64, 5, 7].iter().any(|&p| {
             let mut x = g;
-            while x % p == 0 {
+            while x.is_multiple_of(p) {
                 x /= p;
             }
             x == 1
@@ -226,7 +226,7 @@ pub fn fat_used<R: Read + Seek>(r: &mut R, base: u64) -> Result<(Vec<Span>, u64)
             12 => {
                 let at = (n + n / 2) as usize;
                 let v = le16(&table, at);
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     v & 0xFFF
                 } else {
                     v >> 4

@@ -71,10 +71,13 @@ pub fn map_reader<R: Read + Seek>(r: &mut R, size: u64) -> std::io::Result<Mappi
         // No table: the image may be one filesystem.
         Err(_) => vec![(0, size)],
     };
-    let parts = normalise(parts);
+    // Partitions one after the other touch: keep them apart (no merging).
+    let mut parts = parts;
+    parts.sort_unstable();
+    parts.dedup();
     let mut regions = Vec::new();
     let mut spans: Vec<Span> = Vec::new();
-    for gap in complement(&parts, (0, size)) {
+    for gap in complement(&normalise(parts.clone()), (0, size)) {
         let s = fsmap::nonzero_spans(r, gap.0, gap.1, bmap::BLOCK_SIZE, KEEP_HOLE)?;
         regions.push(region(gap, "raw", &s));
         spans.extend(s);

@@ -116,6 +116,7 @@ pub fn prepare(
         std::io::BufWriter::with_capacity(1 << 20, out),
         compress::LEVEL,
         threads,
+        Some(size),
         |_| {
             crate::interrupt::check()
                 .map_err(|_| std::io::Error::new(std::io::ErrorKind::Interrupted, "interrupted"))
@@ -236,6 +237,10 @@ impl Pending {
         }
         let put = |tmp: NamedTempFile, name: &str| -> Result<PathBuf, ReleaseError> {
             let path = dir.join(name);
+            // Published files are readable by all (temporary files are 0600).
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))
+                .map_err(io(format!("making {name} readable")))?;
             tmp.persist(&path).map_err(|e| ReleaseError::Io {
                 context: format!("moving {} into place", path.display()),
                 source: e.error,

@@ -4,7 +4,9 @@ pub mod boards;
 pub mod boot;
 pub mod build;
 pub mod check;
+pub mod flash;
 pub mod inspect;
+pub mod release;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +40,12 @@ pub enum Command {
     Boot(boot::BootArgs),
     /// Check an image's partitions, boot files and root= without booting it
     Inspect(inspect::InspectArgs),
+    /// Write an image to SD cards or USB disks, several at once, and
+    /// verify them
+    Flash(flash::FlashArgs),
+    /// Write the release files of an image: .img.zst, .img.bmap,
+    /// os_list.json (Pi boards), SHA256SUMS (clic build writes them too)
+    Release(release::ReleaseArgs),
     /// List the board profiles
     Boards,
 }
@@ -57,6 +65,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Check(a) => check::run(a, data),
         Command::Boot(a) => boot::run(a, data),
         Command::Inspect(a) => inspect::run(a, data),
+        Command::Release(a) => release::run(a, data),
+        Command::Flash(a) => flash::run(a),
         Command::Boards => boards::run(data),
     }
 }
