@@ -31,7 +31,8 @@ fi
 bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils)
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
-      chromium openssh-client zstd)
+      chromium openssh-client zstd
+      bmap-tools xz-utils)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
