@@ -52,10 +52,12 @@ lint:
 
 # Figures side by side with a plain mmdebstrap baseline: the default image
 # (amd64), then the arm64 Pi boards (BENCH_NAIVE=0 skips the ~25-minute
-# arm64 baseline).
+# arm64 baseline), then flashing (clic flash vs bmaptool vs dd) and zstd
+# vs xz on the default image.
 bench: deps build
 	bash tests/bench.sh
 	bash tests/bench-boards.sh
+	bash tests/bench-flash.sh
 
 clean:
 	rm -rf $(OUT) target
