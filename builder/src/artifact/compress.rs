@@ -61,9 +61,11 @@ pub fn zstd_compress<R: Read, W: Write>(
     mut tick: impl FnMut(u64) -> io::Result<()>,
 ) -> io::Result<(W, u64, String)> {
     let mut enc = zstd::stream::write::Encoder::new(HashingWriter::new(dst), level)?;
-    if threads > 1 {
-        enc.multithread(threads)?;
-    }
+    // Always the multi-threaded mode, even with one worker: its output
+    // does not depend on the number of workers (single-threaded mode's
+    // does differ), so the same image gives the same .zst on any machine
+    // and the manifest, which records its sha256, stays reproducible.
+    enc.multithread(threads.max(1))?;
     enc.include_checksum(true)?;
     // The frame header then says how large the image is (`clic flash`
     // checks the device's size with it when there is no bmap).
@@ -112,6 +114,17 @@ mod tests {
             Some(Some(data.len() as u64))
         );
         assert_eq!(back, data);
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_thread_count() {
+        let mut data = vec![0u8; 9 << 20];
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = ((i * 7919) >> 5) as u8;
+        }
+        let one = zstd_compress(&data[..], Vec::new(), 6, 1, None, |_| Ok(())).unwrap();
+        let four = zstd_compress(&data[..], Vec::new(), 6, 4, None, |_| Ok(())).unwrap();
+        assert_eq!(one.2, four.2);
     }
 
     #[test]
