@@ -8,7 +8,8 @@ use crate::rootfs::Cache;
 pub struct BuildArgs {
     /// The image spec (TOML)
     pub spec: PathBuf,
-    /// Output directory for NAME.img and NAME.manifest.json
+    /// Output directory for NAME.img, NAME.manifest.json and the release
+    /// files (NAME.img.zst, NAME.img.bmap, SHA256SUMS, os_list.json)
     #[arg(long, short, default_value = "out")]
     pub out: PathBuf,
     /// Build for this board instead of the spec's
