@@ -145,9 +145,9 @@ pub fn refusals(f: &DeviceFacts, image_size: u64, force: bool) -> Vec<Refusal> {
     }
     let mut r = Vec::new();
     if f.system {
+        // Unmounting / is no advice to give: that is the one reason.
         r.push(Refusal::System);
-    }
-    if !f.mounts.is_empty() {
+    } else if !f.mounts.is_empty() {
         r.push(Refusal::Mounted(f.mounts.clone()));
     }
     if !f.swaps.is_empty() {
