@@ -487,6 +487,103 @@ fn portal_pages_render_from_the_default_specs_layers() {
     assert!(!fr.contains("<small>clic "), "{fr}");
 }
 
+/// Every service layer with a tile, plus a test-only participation layer
+/// (in a data directory next to the repository's): each tile lands in its
+/// section in both languages, sorted by `order`, with the layers' pages and
+/// licences; a layer with a bad tile fails `clic check` naming its key.
+#[test]
+fn optional_layers_and_the_participation_corner_render() {
+    let t = tempfile::tempdir().unwrap();
+    let data = t.path();
+    std::os::unix::fs::symlink(repo().join("profiles"), data.join("profiles")).unwrap();
+    std::fs::create_dir_all(data.join("overlays/poll")).unwrap();
+    for e in std::fs::read_dir(repo().join("overlays")).unwrap() {
+        let e = e.unwrap();
+        std::os::unix::fs::symlink(e.path(), data.join("overlays").join(e.file_name())).unwrap();
+    }
+    std::fs::write(
+        data.join("overlays/poll/layer.toml"),
+        "description = \"test: a poll service\"\nneeds = [\"base\"]\n[portal]\ntitle = { fr = \"Sondages\", en = \"Polls\" }\ndescription = { fr = \"Décider ensemble\" }\nlink = \"/poll/\"\nparticipation = true\n",
+    )
+    .unwrap();
+    let spec = data.join("spec.toml");
+    std::fs::write(
+        &spec,
+        "name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [\"base\", \"portal\", \"poll\", \"mumble\", \"files\", \"kiwix\"]\n[settings.portal]\ncontact = \"Ressourcerie <du> coin\"\n",
+    )
+    .unwrap();
+    let dd = clic::data::DataDir {
+        root: data.to_owned(),
+    };
+    let opts = clic::spec::Options {
+        data: &dd,
+        board_override: None,
+    };
+    let r = clic::spec::resolve(&spec, &opts).unwrap();
+    let ctx = clic::build::template_context(&r, 0);
+    let out = tempfile::tempdir().unwrap();
+    for l in &r.layers {
+        if let Some(tree) = l.root() {
+            clic::layers::apply::apply_tree(&tree, out.path(), &ctx).unwrap();
+        }
+    }
+    let page = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
+    let section = |html: &str, id: &str| -> String {
+        let start = html
+            .find(&format!("<h2 id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no section {id}"));
+        let end = html[start..].find("</section>").unwrap() + start;
+        html[start..end].to_owned()
+    };
+    for (path, poll) in [
+        ("var/www/html/index.html", "Sondages"),
+        ("var/www/html/en/index.html", "Polls"),
+    ] {
+        let html = page(path);
+        let services = section(&html, "services");
+        assert_eq!(
+            tile_links(&services),
+            ["/kiwix/", "/files/", "/mumble/"],
+            "{path}: services by order"
+        );
+        let corner = section(&html, "participation");
+        assert_eq!(tile_links(&corner), ["/poll/"], "{path}");
+        assert!(corner.contains(poll), "{path}");
+        // "Décider ensemble" has no English text: the French one stands in.
+        assert!(corner.contains("Décider ensemble"), "{path}");
+        assert!(!html.contains("<script"));
+    }
+    let about = page("var/www/html/about.html");
+    assert!(
+        about.contains("Ressourcerie &lt;du&gt; coin"),
+        "contact, escaped"
+    );
+    for licence in ["GPL-3.0-or-later", "BSD-2-Clause", "BSD-3-Clause"] {
+        assert!(about.contains(licence), "{licence}");
+    }
+    // The layers' own files: the help page, the nginx locations.
+    assert!(page("var/www/html/mumble/index.html").contains("64738"));
+    assert!(page("etc/mumble-server.ini").contains("users=30"));
+    assert!(page("etc/nginx/clic-site.d/files.conf").contains("alias /srv/clic/library/;"));
+    assert!(page("etc/systemd/system/clic-kiwix.service").contains("MemoryMax=160M"));
+
+    // A tile leading off the box is refused before any work.
+    std::fs::write(
+        data.join("overlays/poll/layer.toml"),
+        "description = \"x\"\n[portal]\ntitle = { fr = \"Sondages\" }\ndescription = { fr = \"x\" }\nlink = \"https://framadate.org/\"\n",
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_clic"))
+        .arg("check")
+        .arg(&spec)
+        .env("CLIC_DATA", data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("poll/layer.toml:5:8: `portal.link`"), "{err}");
+}
+
 /// `href`s of the tiles of a portal page, in order.
 fn tile_links(html: &str) -> Vec<String> {
     Regex::new(r#"<li class="tile"><a href="([^"]+)""#)
