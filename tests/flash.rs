@@ -699,3 +699,44 @@ fn real_image_if_built() {
     ok(c);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C while `clic release` compresses: exit 130, and neither a
+/// temporary file nor a partial release file is left.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn interrupted_release_leaves_nothing() {
+    let dir = work("interrupt");
+    let img = dir.join("big.img");
+    sh(&format!("head -c 400M /dev/urandom > {}", img.display()));
+    let mut c = clic();
+    c.arg("release")
+        .arg(&img)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    let t = Instant::now();
+    loop {
+        let compressing = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".big.img.zst."));
+        if compressing {
+            break;
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("clic release ended ({st}) before compressing");
+        }
+        assert!(t.elapsed() < Duration::from_secs(120), "never compressed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sh(&format!("kill -INT {}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    let left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "big.img")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
