@@ -216,4 +216,53 @@ mod tests {
         assert_eq!(m.regions.len(), 3, "{:?}", m.regions);
         assert!(m.regions.iter().all(|r| r.how == "raw"));
     }
+
+    /// Two partitions that touch keep their own filesystems (they are not
+    /// merged into one raw region).
+    #[test]
+    fn touching_partitions_are_mapped_by_their_filesystems() {
+        use std::process::Command;
+        let ok = |c: &mut Command| c.output().is_ok_and(|o| o.status.success());
+        let t = tempfile::tempdir().unwrap();
+        let img = t.path().join("disk.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(8 << 20)
+            .unwrap();
+        let mut mbr = vec![0u8; 512];
+        for (i, (kind, start, len)) in [(0x0cu8, 2048u32, 6144u32), (0x83, 8192, 8192)]
+            .iter()
+            .enumerate()
+        {
+            let e = 446 + 16 * i;
+            mbr[e + 4] = *kind;
+            mbr[e + 8..e + 12].copy_from_slice(&start.to_le_bytes());
+            mbr[e + 12..e + 16].copy_from_slice(&len.to_le_bytes());
+        }
+        mbr[510] = 0x55;
+        mbr[511] = 0xAA;
+        use std::os::unix::fs::FileExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&img)
+            .unwrap()
+            .write_all_at(&mbr, 0)
+            .unwrap();
+        let fat = ok(Command::new("mkfs.vfat")
+            .args(["--offset=2048", "-F", "12"])
+            .arg(&img)
+            .arg("3072"));
+        let ext = ok(Command::new("mke2fs")
+            .args(["-q", "-F", "-t", "ext4", "-E", "offset=4194304"])
+            .arg(&img)
+            .arg("4096"));
+        if !fat || !ext {
+            eprintln!("skipped: mkfs.vfat or mke2fs missing or too old");
+            return;
+        }
+        let m = map_image(&img).unwrap();
+        let how: Vec<&str> = m.regions.iter().map(|r| r.how.as_str()).collect();
+        assert_eq!(how, ["raw", "vfat", "ext4"], "{:?}", m.regions);
+        assert!(m.regions[2].mapped < 2 << 20, "{:?}", m.regions);
+    }
 }
