@@ -51,7 +51,10 @@ pub struct DeviceProgress {
 
 impl DeviceProgress {
     pub fn set(&self, p: Phase) {
-        self.done.store(0, Ordering::Relaxed);
+        // A new phase counts from zero; the end keeps the last count.
+        if matches!(p, Phase::Writing | Phase::Verifying) {
+            self.done.store(0, Ordering::Relaxed);
+        }
         self.phase.store(p as u8, Ordering::Relaxed);
     }
     pub fn phase(&self) -> Phase {
