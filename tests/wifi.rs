@@ -364,7 +364,8 @@ fn assert_passed(serial: &str, want: &[&str]) {
 
 /// What every scenario checks: the hotspot took a radio by itself, a client
 /// associated and got a lease in the box's range with the box as DNS, the
-/// portal is served by name, a second client reaches the box.
+/// portal is served by name, a second client reaches the box, and when the
+/// radios go away and a new one appears the hotspot moves to it.
 const CLIENT_CHECKS: &[&str] = &[
     "hotspot-picks-radio",
     "box-address",
@@ -377,6 +378,7 @@ const CLIENT_CHECKS: &[&str] = &[
     "portal-page",
     "second-client",
     "second-client-reaches-box",
+    "hotspot-follows-new-radio",
 ];
 
 /// The captive portal while offline: any name is the box, each OS's probe
