@@ -167,6 +167,157 @@ mod tests {
         assert_eq!(kernel_version(Path::new("/boot/Image")), None);
     }
 
+    /// A tree as Debian's packages leave it: `/vmlinuz`, the kernel and
+    /// initramfs in /boot, raspi-firmware's blobs, the kernel package's
+    /// device trees where `dtb_dir` says.
+    fn fake_tree(root: &Path, version: &str, arch: &str, dtbs: &[&str]) {
+        let boot = root.join("boot");
+        let fw = root.join(FIRMWARE_DIR);
+        let dtb = dtb_dir(root, version, arch);
+        for d in [
+            &boot,
+            &fw,
+            &dtb,
+            &root.join("etc/default"),
+            &boot.join("firmware"),
+        ] {
+            fs::create_dir_all(d).unwrap();
+        }
+        std::os::unix::fs::symlink(format!("boot/vmlinuz-{version}"), root.join("vmlinuz"))
+            .unwrap();
+        fs::write(boot.join(format!("vmlinuz-{version}")), b"kernel").unwrap();
+        fs::write(boot.join(format!("initrd.img-{version}")), b"initrd").unwrap();
+        fs::write(boot.join("firmware/start.elf"), b"copied by the postinst").unwrap();
+        for f in ["bootcode.bin", "start.elf", "fixup.dat"] {
+            fs::write(fw.join(f), f).unwrap();
+        }
+        for d in dtbs {
+            fs::write(dtb.join(d), d).unwrap();
+        }
+    }
+
+    fn repo_profile(board: &str) -> crate::spec::profile::Profile {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../profiles/{board}.toml"));
+        crate::spec::profile::load(&path).unwrap().profile
+    }
+
+    fn prepare_for(board: &str, root: &Path) -> Result<Vec<(String, Vec<u8>)>, LoaderError> {
+        let profile = repo_profile(board);
+        let firmware = Default::default();
+        let ctx = LoaderContext {
+            name: "test",
+            arch: profile.arch.clone(),
+            boot: &profile.boot,
+            root_partuuid: "0badcafe-02",
+            root_fs_uuid: "d1b7a4e0-0000-4000-8000-000000000000",
+            templates: Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../profiles/loaders/rpi-firmware"),
+            firmware: &firmware,
+            scratch: root.to_owned(),
+        };
+        let prepared = RpiFirmware.prepare(root, &ctx)?;
+        Ok(prepared
+            .fat_files
+            .into_iter()
+            .map(|f| match f.source {
+                FatSource::Bytes(b) => (f.path, b),
+                FatSource::Path(p) => (f.path, fs::read(p).unwrap()),
+            })
+            .collect())
+    }
+
+    fn text<'a>(files: &'a [(String, Vec<u8>)], name: &str) -> &'a str {
+        let (_, b) = files.iter().find(|(n, _)| n == name).unwrap();
+        std::str::from_utf8(b).unwrap()
+    }
+
+    /// The armel Pi Zero: device trees straight under the kernel package's
+    /// directory, a 32-bit config.txt (no arm_64bit line, as Debian's hook
+    /// writes it for armel), consoles and root from the profile.
+    #[test]
+    fn armel_pi_zero_boot_partition() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let v = "6.12.107+deb13-rpi";
+        fake_tree(
+            root,
+            v,
+            "armel",
+            &[
+                "bcm2835-rpi-zero.dtb",
+                "bcm2835-rpi-zero-w.dtb",
+                "bcm2835-rpi-b.dtb",
+            ],
+        );
+        let files = prepare_for("rpi-zero", root).unwrap();
+        let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+        for want in [
+            "bootcode.bin",
+            "start.elf",
+            "fixup.dat",
+            "bcm2835-rpi-zero-w.dtb",
+            "bcm2835-rpi-b.dtb",
+            "vmlinuz-6.12.107+deb13-rpi",
+            "initrd.img-6.12.107+deb13-rpi",
+        ] {
+            assert!(names.contains(&want), "{want} not in {names:?}");
+        }
+        let config = text(&files, "config.txt");
+        assert!(!config.contains("arm_64bit"), "{config}");
+        assert!(
+            config.contains("\nkernel=vmlinuz-6.12.107+deb13-rpi\n"),
+            "{config}"
+        );
+        assert!(
+            config.contains("\ninitramfs initrd.img-6.12.107+deb13-rpi\n"),
+            "{config}"
+        );
+        assert!(config.contains("enable_uart=1"), "{config}");
+        assert_eq!(
+            text(&files, "cmdline.txt").lines().next().unwrap(),
+            "console=tty0 console=ttyS1,115200 root=PARTUUID=0badcafe-02 rw fsck.repair=yes net.ifnames=0 rootwait"
+        );
+        let defaults = fs::read_to_string(root.join("etc/default/raspi-firmware")).unwrap();
+        assert!(
+            defaults.contains("CONSOLES=\"tty0 ttyS1,115200\""),
+            "{defaults}"
+        );
+        // No cma= on the command line: the device-side hook must not add one.
+        assert!(defaults.contains("\nCMA=0\n"), "{defaults}");
+        // The postinst's copies under the mount point are gone.
+        assert_eq!(fs::read_dir(root.join("boot/firmware")).unwrap().count(), 0);
+    }
+
+    /// The 64-bit Pi 3: device trees in broadcom/, arm_64bit=1.
+    #[test]
+    fn arm64_pi3_config_switches_to_64_bit() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let v = "6.1.0-31-arm64";
+        let dtbs = [
+            "bcm2837-rpi-3-b.dtb",
+            "bcm2837-rpi-3-b-plus.dtb",
+            "bcm2837-rpi-3-a-plus.dtb",
+        ];
+        fake_tree(root, v, "arm64", &dtbs);
+        let files = prepare_for("rpi3", root).unwrap();
+        let config = text(&files, "config.txt");
+        assert!(config.lines().any(|l| l == "arm_64bit=1"), "{config}");
+        assert!(config.contains("kernel=vmlinuz-6.1.0-31-arm64"), "{config}");
+        let defaults = fs::read_to_string(root.join("etc/default/raspi-firmware")).unwrap();
+        assert!(defaults.contains("\nCMA=64M\n"), "{defaults}");
+    }
+
+    /// A device tree the profile requires but the kernel lacks is named.
+    #[test]
+    fn missing_board_device_tree_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fake_tree(root, "6.12.107+deb13-rpi", "armel", &["bcm2835-rpi-b.dtb"]);
+        let err = prepare_for("rpi1", root).unwrap_err().to_string();
+        assert!(err.contains("bcm2835-rpi-a.dtb"), "{err}");
+    }
+
     #[test]
     fn dtbs_of_arm64_kernels_are_in_broadcom() {
         let r = Path::new("/r");
