@@ -636,14 +636,86 @@ fn screenshot(url: &str, width: u32, file: &Path) {
     println!("screenshot: {}", file.display());
 }
 
+/// A small real ZIM file (zimwriterfs from zim-tools): one French page.
+fn make_zim() -> PathBuf {
+    let dir = work().join("zim-src");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("index.html"),
+        "<!DOCTYPE html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Poêle fusée</title></head><body><h1>Construire un poêle fusée</h1><p>CLIC-ZIM-TEST</p></body></html>",
+    )
+    .unwrap();
+    // zimwriterfs wants a 48x48 PNG illustration.
+    run({
+        let mut c = Command::new("python3");
+        c.arg("-c").arg(
+            "import zlib, struct, sys\n\
+             def chunk(t, d): return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d))\n\
+             raw = b''.join(b'\\0' + bytes([31, 95, 42]) * 48 for _ in range(48))\n\
+             open(sys.argv[1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 48, 48, 8, 2, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw)) + chunk(b'IEND', b''))\n",
+        )
+        .arg(dir.join("icon.png"));
+        c
+    });
+    let zim = work().join("poele.zim");
+    let _ = std::fs::remove_file(&zim);
+    run({
+        let mut c = Command::new("zimwriterfs");
+        c.args(["-w", "index.html", "-I", "icon.png", "-l", "fra"])
+            .args(["-t", "Poêle fusée", "-d", "clic test", "-c", "clic"])
+            .args(["-p", "clic", "-n", "clic_test", "-J", "1"])
+            .arg(&dir)
+            .arg(&zim);
+        c
+    });
+    zim
+}
+
+/// Put a file into an image's root filesystem, without mounting it.
+fn put_file(img: &Path, root_start: u64, host: &Path, dirs: &[&str], dest: &str) {
+    let mut cmds: String = dirs.iter().map(|d| format!("mkdir {d}\n")).collect();
+    cmds.push_str(&format!("write {} {dest}\n", host.display()));
+    let file = work().join("debugfs.cmd");
+    std::fs::write(&file, cmds).unwrap();
+    run({
+        let mut c = Command::new("debugfs");
+        c.arg("-w")
+            .arg("-f")
+            .arg(&file)
+            .arg(format!("{}?offset={root_start}", img.display()));
+        c
+    });
+    let ls = Command::new("debugfs")
+        .args(["-R", &format!("stat {dest}")])
+        .arg(format!("{}?offset={root_start}", img.display()))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&ls.stdout).contains("Type: regular"),
+        "{dest} not written into {}",
+        img.display()
+    );
+}
+
 /// With 256 MB of RAM: the portal renders in Chromium at phone and desktop
 /// widths, every tile's link, the stylesheet, icons and both languages'
-/// pages answer 200; the box reports its memory in use; SSH offers no
-/// password login and shows the host key the console printed.
+/// pages answer 200; kiwix serves a ZIM file put in its library directory;
+/// the box reports its memory in use; SSH offers no password login and
+/// shows the host key the console printed.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     let img = copy_image("portal");
+    // A real ZIM file in the kiwix library directory.
+    let (root_start, _) = partition("root");
+    put_file(
+        &img,
+        root_start,
+        &make_zim(),
+        &["/srv/clic", "/srv/clic/zim"],
+        "/srv/clic/zim/poele.zim",
+    );
     let b = RunningBox::start(&img, "portal-256M", "256M");
     let (status, fr) = get(b.port, "/");
     assert_eq!(status, 200);
@@ -671,8 +743,15 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
         checked.push(path.to_owned());
     }
     println!("answered 200 inside the box: {}", checked.join(" "));
-    // kiwix-serve itself is behind /kiwix/, not nginx's 404 or a bad gateway.
+    // kiwix-serve itself is behind /kiwix/, not nginx's 404 or a bad
+    // gateway, and serves the ZIM file found in /srv/clic/zim.
     assert!(get(b.port, "/kiwix/").1.contains("Kiwix"));
+    let (status, catalog) = get(b.port, "/kiwix/catalog/v2/entries");
+    assert_eq!(status, 200);
+    assert!(catalog.contains("Poêle fusée"), "{}", tail(&catalog, 20));
+    let (status, article) = get(b.port, "/kiwix/poele/index.html");
+    assert_eq!(status, 200, "{}", tail(&article, 10));
+    assert!(article.contains("CLIC-ZIM-TEST"), "{}", tail(&article, 10));
 
     let url = format!("http://127.0.0.1:{}/", b.port);
     for (page, name) in [("", "fr"), ("en/", "en")] {
@@ -845,6 +924,12 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     assert!(root
         .cat("/etc/hosts")
         .contains("127.0.1.1\tsalle-des-fetes"));
+    assert!(
+        root.cat("/etc/dnsmasq.d/clic-hotspot.conf")
+            .lines()
+            .any(|l| l == "host-record=salle-des-fetes,salle-des-fetes.clic.lan,10.42.0.1"),
+        "the hotspot's DNS still names the box by its old name"
+    );
     let hostapd = root.cat("/etc/hostapd/clic.conf");
     assert!(
         hostapd.lines().any(|l| l == "ssid=Fête du village"),
