@@ -122,12 +122,20 @@ fn defaults_give_an_open_isolated_hotspot_and_a_captive_portal() {
         lines(&captive).contains(&"address=/#/10.42.0.1"),
         "{captive}"
     );
+    assert!(
+        lines(&captive).contains(&"address=/dns.msftncsi.com/131.107.255.255"),
+        "{captive}"
+    );
     let nginx = read(&r, "etc/nginx/conf.d/clic-captive.conf");
     assert!(
         nginx.contains("listen 10.42.0.1:80 default_server;"),
         "{nginx}"
     );
     assert!(nginx.contains("return 302 http://clic.lan/;"), "{nginx}");
+    // The click-through, in the box's site on every address.
+    let site = read(&r, "etc/nginx/clic-site.d/clic-captive.conf");
+    assert!(site.contains("location = /clic/continue {"), "{site}");
+    assert!(site.contains("auth_request /clic/_accept;"), "{site}");
     for probe in [
         "/generate_204",
         "/gen_204",
@@ -199,6 +207,9 @@ fn other_settings_are_checked_and_rendered() {
     let r = render(&[("captive-portal", "enabled", toml::Value::Boolean(false))]).unwrap();
     assert!(!read(&r, "etc/dnsmasq.d/clic-captive.conf").contains("address=/#/"));
     assert!(!read(&r, "etc/nginx/conf.d/clic-captive.conf").contains("server {"));
+    let site = read(&r, "etc/nginx/clic-site.d/clic-captive.conf");
+    assert!(!site.contains("auth_request"), "{site}");
+    assert!(site.contains("return 302 /;"), "{site}");
 
     // Another address and domain reach every file.
     let r = render(&[
@@ -315,7 +326,9 @@ fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)]) -> String {
     let mut c = clic();
     c.arg("boot")
         .arg(dir.join("out").join(format!("{name}.img")))
-        .args(["--until", "CLIC-WIFI: DONE", "--timeout", "900", "--quiet"])
+        // The whole verdict line: the console is read no further than the match.
+        .args(["--until", "CLIC-WIFI: DONE pass=[0-9]+ fail=[0-9]+"])
+        .args(["--timeout", "600", "--quiet"])
         .arg("--log")
         .arg(&log);
     let out = c.output().expect("run clic boot");
@@ -387,6 +400,7 @@ const CAPTIVE_CHECKS: &[&str] = &[
     "dns example.com",
     "dns connectivitycheck.gstatic.com",
     "dns captive.apple.com",
+    "dns dns.msftncsi.com",
     "captive-android",
     "captive-android-gen",
     "captive-android-gen_204",
