@@ -161,12 +161,15 @@ struct RunningBox {
     child: Child,
     port: u16,
     ssh_port: u16,
+    /// Host ports forwarded to the extra guest ports asked for, in order.
+    extra_ports: Vec<u16>,
     log: PathBuf,
 }
 
 impl RunningBox {
-    fn start(img: &Path, tag: &str, memory: &str) -> RunningBox {
+    fn start(img: &Path, tag: &str, memory: &str, extra: &[u16]) -> RunningBox {
         let (port, ssh_port) = (free_port(), free_port());
+        let extra_ports: Vec<u16> = extra.iter().map(|_| free_port()).collect();
         let log = work().join(format!("serial-{tag}.log"));
         let out = std::fs::File::create(work().join(format!("clic-boot-{tag}.err"))).unwrap();
         let mut c = clic();
@@ -176,6 +179,12 @@ impl RunningBox {
             .args(["--timeout", "600", "--quiet", "--keep-running"])
             .args(["--forward", &format!("127.0.0.1:{port}:80")])
             .args(["--forward", &format!("127.0.0.1:{ssh_port}:22")])
+            .args(
+                extra
+                    .iter()
+                    .zip(&extra_ports)
+                    .flat_map(|(g, h)| ["--forward".to_owned(), format!("127.0.0.1:{h}:{g}")]),
+            )
             .args(["--http-check", "/"])
             .arg("--log")
             .arg(&log)
@@ -186,6 +195,7 @@ impl RunningBox {
             child,
             port,
             ssh_port,
+            extra_ports,
             log,
         };
         let err = work().join(format!("clic-boot-{tag}.err"));
@@ -716,7 +726,7 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
         &["/srv/clic", "/srv/clic/zim"],
         "/srv/clic/zim/poele.zim",
     );
-    let b = RunningBox::start(&img, "portal-256M", "256M");
+    let b = RunningBox::start(&img, "portal-256M", "256M", &[]);
     let (status, fr) = get(b.port, "/");
     assert_eq!(status, 200);
     let (status, en) = get(b.port, "/en/");
@@ -966,4 +976,102 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     for img in [&a, &b] {
         let _ = std::fs::remove_file(img);
     }
+}
+
+/// The optional service layers, running: an image of the default spec plus
+/// `files` and `mumble`; their tiles answer, /files/ lists and serves (and
+/// only serves) what is in /srv/clic/library, and mumble-server answers a
+/// TLS handshake on its port.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn optional_files_and_mumble_layers_serve() {
+    let dir = work().join("optional");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = std::fs::read_to_string(repo().join(SPEC)).unwrap();
+    let spec = Regex::new(r#"(?m)^name = ".*"$"#)
+        .unwrap()
+        .replace(&spec, r#"name = "clic-optional""#);
+    let spec = Regex::new(r"(?m)^layers = \[(.*)\]$")
+        .unwrap()
+        .replace(&spec, r#"layers = [$1, "files", "mumble"]"#);
+    assert!(spec.contains(r#""files", "mumble"]"#), "{spec}");
+    std::fs::write(dir.join("spec.toml"), spec.as_bytes()).unwrap();
+    let out = dir.join("out");
+    run({
+        let mut c = clic();
+        c.arg("build")
+            .arg(dir.join("spec.toml"))
+            .arg("--out")
+            .arg(&out);
+        c
+    });
+    let img = out.join("clic-optional.img");
+    let m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("clic-optional.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let root_start = m["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "root")
+        .and_then(|p| p["start"].as_u64())
+        .unwrap();
+    let guide = dir.join("guide-poele.txt");
+    std::fs::write(&guide, "Construire un poêle fusée: CLIC-FILES-TEST\n").unwrap();
+    put_file(
+        &img,
+        root_start,
+        &guide,
+        &["/srv/clic", "/srv/clic/library"],
+        "/srv/clic/library/guide-poele.txt",
+    );
+
+    let b = RunningBox::start(&img, "optional", "512M", &[64738]);
+    let (_, home) = get(b.port, "/");
+    let mut links = tile_links(&home);
+    links.sort();
+    assert_eq!(links, ["/files/", "/kiwix/", "/mumble/"]);
+    for l in &links {
+        let (status, _) = get(b.port, l);
+        assert_eq!(status, 200, "{l}");
+    }
+    let (_, listing) = get(b.port, "/files/");
+    assert!(listing.contains("guide-poele.txt"), "{listing}");
+    let (status, text) = get(b.port, "/files/guide-poele.txt");
+    assert_eq!(status, 200);
+    assert!(text.contains("CLIC-FILES-TEST"), "{text}");
+    // Read-only: nothing can be sent to it.
+    let mut s = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    write!(
+        s,
+        "PUT /files/x.txt HTTP/1.0\r\nHost: clic.lan\r\nContent-Length: 1\r\n\r\nx"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = s.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{}", tail(&answer, 5));
+    let (_, help) = get(b.port, "/mumble/");
+    assert!(
+        help.contains("64738") && help.contains("clic.lan"),
+        "{help}"
+    );
+    // mumble-server speaks TLS on its port (QEMU accepts the TCP connection
+    // itself, so only a handshake proves the server is there).
+    let o = Command::new("timeout")
+        .args(["60", "openssl", "s_client", "-connect"])
+        .arg(format!("127.0.0.1:{}", b.extra_ports[0]))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let tls = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        tls.contains("BEGIN CERTIFICATE"),
+        "no TLS from mumble-server: {}",
+        tail(&tls, 10)
+    );
+    let serial = b.stop();
+    assert!(!serial.contains("Failed to start"), "{}", tail(&serial, 40));
 }
