@@ -532,7 +532,41 @@ fn flash_two_devices_and_catch_a_flipped_bit() {
     assert!(read_range(Path::new(&b.dev), (0, MIB))
         .iter()
         .all(|&x| x == 0));
-    // --verify-only reads a device back: a is fine, b is not.
+    // Ctrl-C between write and verify: exit 130, and neither card is
+    // left bootable (their first MiB is zeroed again).
+    let _ = std::fs::remove_file(hook.join("written"));
+    let _ = std::fs::remove_file(hook.join("resume"));
+    let mut c = clic();
+    c.arg("flash")
+        .arg(&img)
+        .args([&a.dev, &b.dev])
+        .arg("--yes")
+        .env(TEST_PAUSE, &hook)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_for(&hook.join("written"), &mut child);
+    assert_eq!(read_range(Path::new(&a.dev), (510, 512)), [0x55, 0xAA]);
+    sh(&format!("kill -INT {}", child.id()));
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("will not boot"), "{err}");
+    for d in [&a, &b] {
+        assert!(
+            read_range(Path::new(&d.dev), (0, MIB))
+                .iter()
+                .all(|&x| x == 0),
+            "{} still has a partition table",
+            d.dev
+        );
+    }
+    // Written again, then --verify-only reads a device back: a is fine,
+    // b (flipped again through its file) is not.
+    let mut c = clic();
+    c.arg("flash").arg(&img).args([&a.dev, &b.dev]).arg("--yes");
+    ok(c);
+    flip_bit(&b.file, flip_at);
     let mut c = clic();
     c.arg("flash").arg(&img).arg(&a.dev).arg("--verify-only");
     ok(c);

@@ -59,7 +59,7 @@ pub enum FlashError {
         found: String,
         expected: String,
     },
-    #[error("interrupted: the devices' first MiB is zeroed, they will not boot; flash them again")]
+    #[error("interrupted before the devices were verified: their first MiB is zeroed, they will not boot; flash them again")]
     Interrupted,
 }
 
@@ -370,6 +370,17 @@ impl Report {
     }
 }
 
+/// Ctrl-C after the writes: the cards are written but not verified, so
+/// their first MiB is zeroed again (an unverified card must not boot).
+fn stop_unverified(open: &[Option<io::Device>], verify_only: bool) -> FlashError {
+    if !verify_only {
+        for dev in open.iter().flatten() {
+            let _ = dev.wipe_head();
+        }
+    }
+    FlashError::Interrupted
+}
+
 fn wait_for_test_hook(results: &[DeviceResult]) {
     let Some(dir) = std::env::var_os(TEST_PAUSE_ENV) else {
         return;
@@ -470,7 +481,7 @@ pub fn flash(
         wait_for_test_hook(&results);
     }
     if interrupt::requested() {
-        return Err(FlashError::Interrupted);
+        return Err(stop_unverified(&open, o.verify_only));
     }
 
     let verify_started = Instant::now();
@@ -512,7 +523,7 @@ pub fn flash(
         }
     });
     if interrupt::requested() {
-        return Err(FlashError::Interrupted);
+        return Err(stop_unverified(&open, o.verify_only));
     }
     for (i, dev) in open.iter().enumerate() {
         let r = &mut results[i];
