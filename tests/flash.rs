@@ -774,3 +774,38 @@ fn interrupted_release_leaves_nothing() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// Without a bmap: a raw image is mapped from its own filesystems (the
+/// same blocks as its bmap), a compressed one is written whole.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn flash_without_a_bmap() {
+    let dir = work("nobmap");
+    let img = make_image(&dir);
+    let ranges = release(&img);
+    let mapped: u64 = ranges.iter().map(|(s, e)| e - s).sum();
+    let dev = Loop::garbage(&dir, "dev", 64 * MIB);
+    let mut c = clic();
+    c.arg("flash")
+        .arg(&img)
+        .arg(&dev.dev)
+        .args(["--yes", "--json", "--no-bmap"]);
+    let events = json_lines(&ok(c).stdout);
+    let done = events.last().unwrap();
+    assert_eq!(done["report"]["mapped"], mapped, "{done}");
+    assert!(done["report"]["plan"]
+        .as_str()
+        .unwrap()
+        .contains("filesystems"));
+    same_on_ranges(&img, Path::new(&dev.dev), &ranges);
+    filesystems_clean(Path::new(&dev.dev), &dir);
+
+    let mut c = clic();
+    c.arg("flash")
+        .arg(dir.join("t.img.zst"))
+        .arg(&dev.dev)
+        .args(["--yes", "--json", "--no-bmap"]);
+    let events = json_lines(&ok(c).stdout);
+    assert_eq!(events.last().unwrap()["report"]["mapped"], IMAGE_SIZE);
+    same_on_ranges(&img, Path::new(&dev.dev), &[(0, IMAGE_SIZE)]);
+}
