@@ -31,13 +31,39 @@ fn repo() -> PathBuf {
         .unwrap()
 }
 
-fn work(name: &str) -> PathBuf {
+/// A test's work directory, removed when the test passes (kept to look
+/// at when it fails). Declared first in a test, it is dropped last, after
+/// the loop devices over its files are detached.
+struct WorkDir(PathBuf);
+
+impl std::ops::Deref for WorkDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for WorkDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn work(name: &str) -> WorkDir {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("clic-flash-tests")
         .join(name);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
-    d
+    WorkDir(d)
 }
 
 fn clic() -> Command {
@@ -731,7 +757,6 @@ fn real_image_if_built() {
     let mut c = clic();
     c.arg("inspect").arg(&copy);
     ok(c);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Ctrl-C while `clic release` compresses: exit 130, and neither a
