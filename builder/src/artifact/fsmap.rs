@@ -66,6 +66,11 @@ pub fn ext_used<R: Read + Seek>(r: &mut R, base: u64) -> Result<(Vec<Span>, u64)
         return Err(bad("inconsistent superblock"));
     }
     let groups = (blocks - first).div_ceil(per_group);
+    // 2^24 groups of 128 MiB is 2 PiB: more is a damaged superblock (and
+    // would ask for gigabytes of descriptors).
+    if groups > 1 << 24 {
+        return Err(bad(format!("{groups} block groups")));
+    }
     let gdt_blocks = (groups * desc_size).div_ceil(bs);
     let reserved_gdt = le16(&sb, 0xCE);
     let sparse = ro_compat & 0x1 != 0;
@@ -216,6 +221,10 @@ pub fn fat_used<R: Read + Seek>(r: &mut R, base: u64) -> Result<(Vec<Span>, u64)
     };
     let fat_bytes = (clusters + 2) * bits / 8 + 2;
     let fat_bytes = fat_bytes.min(fat_size * bps);
+    // FAT32's largest table is 2^28 entries of 4 bytes.
+    if fat_bytes > 1 << 30 {
+        return Err(bad("FAT larger than FAT32 allows"));
+    }
     let table = read_at(
         r,
         base + reserved * bps,
@@ -475,5 +484,16 @@ mod tests {
         let img = vec![0u8; 1 << 16];
         assert!(ext_used(&mut Cursor::new(&img), 0).is_err());
         assert!(fat_used(&mut Cursor::new(&img), 0).is_err());
+        // A superblock announcing 2^40 blocks in groups of 8 is refused
+        // before anything is allocated for it.
+        let mut img = vec![0u8; 1 << 16];
+        let sb = 1024;
+        img[sb + 0x38..sb + 0x3A].copy_from_slice(&0xEF53u16.to_le_bytes());
+        img[sb + 0x04..sb + 0x08].copy_from_slice(&u32::MAX.to_le_bytes());
+        img[sb + 0x20..sb + 0x24].copy_from_slice(&8u32.to_le_bytes());
+        img[sb + 0x60..sb + 0x64].copy_from_slice(&0x80u32.to_le_bytes());
+        img[sb + 0x150..sb + 0x154].copy_from_slice(&0xFFu32.to_le_bytes());
+        let e = ext_used(&mut Cursor::new(&img), 0).unwrap_err();
+        assert!(e.to_string().contains("block groups"), "{e}");
     }
 }
