@@ -482,6 +482,11 @@ fn portal_pages_render_from_the_default_specs_layers() {
     assert_eq!(sorted, expected, "one tile per layer with a [portal] table");
     assert_eq!(tile_links(&en), links);
     assert!(fr.contains("Encyclopédies hors ligne") && en.contains("Offline encyclopedias"));
+    // With the captive portal, the click-through link, outside the tiles.
+    assert!(
+        fr.contains("<a href=\"/clic/continue\">") && en.contains("<a href=\"/clic/continue\">")
+    );
+    assert!(!links.iter().any(|l| l == "/clic/continue"));
     // The base layer's welcome text stays on the home page.
     assert!(fr.contains("Cette boîte CLIC! fonctionne."));
     let about = page("var/www/html/about.html");
@@ -559,6 +564,10 @@ fn optional_layers_and_the_participation_corner_render() {
         // "Décider ensemble" has no English text: the French one stands in.
         assert!(corner.contains("Décider ensemble"), "{path}");
         assert!(!html.contains("<script"));
+        assert!(
+            !html.contains("/clic/continue"),
+            "no captive portal, no click-through"
+        );
     }
     let about = page("var/www/html/about.html");
     assert!(
@@ -751,6 +760,31 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
             tail(&body, 10)
         );
         checked.push(path.to_owned());
+    }
+    // Every other link of the four pages that stays on the box, the
+    // captive portal's click-through among them.
+    let href = Regex::new(r#"href="(/[^"]*)""#).unwrap();
+    let mut pages = vec![fr.clone(), en.clone()];
+    for p in ["/about.html", "/en/about.html"] {
+        pages.push(get(b.port, p).1);
+    }
+    let mut local: Vec<String> = pages
+        .iter()
+        .flat_map(|h| href.captures_iter(h).map(|c| c[1].to_owned()))
+        .collect();
+    local.sort();
+    local.dedup();
+    assert!(local.iter().any(|l| l == "/clic/continue"), "{local:?}");
+    let rest: Vec<String> = local.into_iter().filter(|l| !checked.contains(l)).collect();
+    for path in rest {
+        let (status, body) = get(b.port, &path);
+        assert_eq!(
+            status,
+            200,
+            "{path} answered {status}:\n{}",
+            tail(&body, 10)
+        );
+        checked.push(path);
     }
     println!("answered 200 inside the box: {}", checked.join(" "));
     // kiwix-serve itself is behind /kiwix/, not nginx's 404 or a bad
