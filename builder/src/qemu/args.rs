@@ -203,10 +203,14 @@ impl QemuProfile {
                 "expected a QEMU target such as `x86_64` or `aarch64`",
             ));
         }
-        if !word(&self.machine) {
+        // A machine and its options: `virt,highmem=off`.
+        let mut parts = self.machine.split(',');
+        let machine_ok = parts.next().is_some_and(word)
+            && parts.all(|o| o.split_once('=').is_some_and(|(k, v)| word(k) && word(v)));
+        if !machine_ok {
             return Err(bad(
                 "machine",
-                "expected a QEMU machine such as `pc` or `raspi3b`",
+                "expected a QEMU machine such as `pc` or `raspi3b`, with options as `virt,highmem=off`",
             ));
         }
         if self.firmware.is_empty() {

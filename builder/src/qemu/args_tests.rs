@@ -336,7 +336,9 @@ fn mistakes_are_named() {
     assert!(err.to_string().contains("only for x86"), "{err}");
 
     type Edit = fn(&mut QemuProfile);
-    let edits: [(&str, Edit); 4] = [
+    let edits: [(&str, Edit); 6] = [
+        ("qemu.machine", |p| p.machine = "virt,highmem".into()),
+        ("qemu.machine", |p| p.machine = "virt,x=$(id)".into()),
         ("qemu.serial", |p| p.serial = Some("null".into())),
         ("qemu.serial", |p| p.serial = Some("stdio stdio".into())),
         ("qemu.system", |p| p.system = "x86_64; rm".into()),
@@ -348,6 +350,9 @@ fn mistakes_are_named() {
         let err = p.validate().unwrap_err().to_string();
         assert!(err.contains(key), "{err}");
     }
+    let mut options = x86_64();
+    options.machine = "virt,highmem=off".into();
+    options.validate().unwrap();
 }
 
 #[test]
