@@ -136,8 +136,14 @@ fn build(board: &str, manifest: &str) -> (PathBuf, PathBuf) {
     let out = work().join(board);
     let _ = std::fs::remove_dir_all(&out);
     let mut c = clic(&data);
-    c.args(["build", "specs/clic-ordinosaure.toml", "--board", board, "--out"])
-        .arg(&out);
+    c.args([
+        "build",
+        "specs/clic-ordinosaure.toml",
+        "--board",
+        board,
+        "--out",
+    ])
+    .arg(&out);
     run(c);
     (out.join("clic-ordinosaure.img"), data)
 }
@@ -191,7 +197,10 @@ fn static_check(img: &Path, data: &Path, blobs: usize, damage: (&str, u64)) {
     std::fs::copy(img, &broken).unwrap();
     {
         use std::io::{Seek, SeekFrom, Write};
-        let mut f = std::fs::OpenOptions::new().write(true).open(&broken).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&broken)
+            .unwrap();
         f.seek(SeekFrom::Start(sector * 512 + 100)).unwrap();
         f.write_all(b"\xde\xad\xbe\xef").unwrap();
     }
@@ -263,9 +272,10 @@ fn odroid_n2_places_the_fip_around_the_mbr() {
     assert_eq!(&bytes[510..512], b"\x55\xaa");
     let (_, report) = inspect(img, data);
     assert!(
-        checks_named(&report, "cmdline")
-            .iter()
-            .all(|c| c["detail"].as_str().unwrap_or("").contains("is partition 1")),
+        checks_named(&report, "cmdline").iter().all(|c| c["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("is partition 1")),
         "{report:#}"
     );
 }
