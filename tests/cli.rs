@@ -164,7 +164,9 @@ fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(took < Duration::from_secs(5), "refused in {took:?}");
-    let dest = t.path().join("cache/firmware/odroid-xu4/bl1.bin.hardkernel");
+    let dest = t
+        .path()
+        .join("cache/firmware/odroid-xu4/bl1.bin.hardkernel");
     for want in [
         "`odroid-xu4/bl1.bin.hardkernel`",
         "firmware/odroid-xu4.toml",
