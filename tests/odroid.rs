@@ -148,9 +148,10 @@ fn build(board: &str, manifest: &str) -> (PathBuf, PathBuf) {
     (out.join("clic-ordinosaure.img"), data)
 }
 
-fn inspect(img: &Path, data: &Path) -> (bool, serde_json::Value) {
+fn inspect(img: &Path, data: &Path, board: &str) -> (bool, serde_json::Value) {
     let mut c = clic(data);
-    c.arg("inspect").arg(img).arg("--json");
+    // --board: the damaged copy has no manifest next to it.
+    c.arg("inspect").arg(img).args(["--json", "--board", board]);
     let out = c.output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -172,8 +173,8 @@ fn checks_named<'a>(report: &'a serde_json::Value, prefix: &str) -> Vec<&'a serd
 
 /// Static check passes with every blob and extlinux file found; a damaged
 /// copy of the image fails on the damaged blob by name.
-fn static_check(img: &Path, data: &Path, blobs: usize, damage: (&str, u64)) {
-    let (ok, report) = inspect(img, data);
+fn static_check(img: &Path, data: &Path, board: &str, blobs: usize, damage: (&str, u64)) {
+    let (ok, report) = inspect(img, data, board);
     assert!(ok, "{report:#}");
     assert_eq!(report["ok"], true, "{report:#}");
     let b = checks_named(&report, "blob ");
@@ -204,7 +205,7 @@ fn static_check(img: &Path, data: &Path, blobs: usize, damage: (&str, u64)) {
         f.seek(SeekFrom::Start(sector * 512 + 100)).unwrap();
         f.write_all(b"\xde\xad\xbe\xef").unwrap();
     }
-    let (ok, report) = inspect(&broken, data);
+    let (ok, report) = inspect(&broken, data, board);
     assert!(!ok, "damaged image passed:\n{report:#}");
     let bad: Vec<_> = checks_named(&report, "blob ")
         .into_iter()
@@ -258,7 +259,7 @@ fn image(board: &'static str) -> &'static (PathBuf, PathBuf) {
 fn odroid_xu4_places_its_blobs_at_their_sectors() {
     let (img, data) = image("odroid-xu4");
     // BL1, BL2, u-boot, TrustZone, cleared environment.
-    static_check(img, data, 5, ("BL2", 31));
+    static_check(img, data, "odroid-xu4", 5, ("BL2", 31));
 }
 
 #[test]
@@ -266,11 +267,11 @@ fn odroid_xu4_places_its_blobs_at_their_sectors() {
 fn odroid_n2_places_the_fip_around_the_mbr() {
     let (img, data) = image("odroid-n2");
     // Header in the MBR boot code area, the rest from sector 1.
-    static_check(img, data, 2, ("FIP", 1));
+    static_check(img, data, "odroid-n2", 2, ("FIP", 1));
     // The partition table and disk signature survived the header.
     let bytes = std::fs::read(img).unwrap();
     assert_eq!(&bytes[510..512], b"\x55\xaa");
-    let (_, report) = inspect(img, data);
+    let (_, report) = inspect(img, data, "odroid-n2");
     assert!(
         checks_named(&report, "cmdline").iter().all(|c| c["detail"]
             .as_str()
