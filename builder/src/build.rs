@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -544,16 +543,11 @@ pub fn load_firmware(
     cache: &Path,
     offline: bool,
 ) -> Result<BTreeMap<String, Firmware>, BuildError> {
-    let mut out = BTreeMap::new();
-    for name in boot.blobs.iter().filter_map(|b| b.firmware.as_ref()) {
-        if out.contains_key(name) {
-            continue;
-        }
-        let fw = crate::firmware::load(data_root, name, cache)?;
+    let firmware = crate::firmware::load_for_board(boot, data_root, cache)?;
+    for fw in firmware.values() {
         fw.ensure(offline)?;
-        out.insert(name.clone(), fw);
     }
-    Ok(out)
+    Ok(firmware)
 }
 
 /// The static boot check (`clic inspect`) on the finished image, before it
@@ -694,21 +688,7 @@ pub fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
 
 /// Size and sha256 of a file, reading it once.
 pub fn hash_file(path: &Path) -> Result<(u64, String), BuildError> {
-    let mut f = fs::File::open(path).map_err(io(format!("opening {}", path.display())))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(io(format!("reading {}", path.display())))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        size += n as u64;
-    }
-    Ok((size, hex::encode(h.finalize())))
+    crate::artifact::sums::sha256_file(path).map_err(io(format!("reading {}", path.display())))
 }
 
 #[cfg(test)]

@@ -11,12 +11,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 
+use crate::artifact::sums::sha256_file;
 use crate::cmd::{Cmd, CmdError};
 use crate::spec::diag::{Diagnostics, Source};
 
@@ -208,21 +207,20 @@ pub fn load(data_root: &Path, name: &str, cache: &Path) -> Result<Firmware, Firm
     })
 }
 
-/// sha256 (hex) and size of a file.
-pub fn hash_file(path: &Path) -> std::io::Result<(String, u64)> {
-    let mut f = fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
+/// Every manifest the board's blobs name, loaded once each (the files are
+/// not looked at: see [`Firmware::ensure`]).
+pub fn load_for_board(
+    boot: &crate::spec::profile::BootConfig,
+    data_root: &Path,
+    cache: &Path,
+) -> Result<BTreeMap<String, Firmware>, FirmwareError> {
+    let mut out = BTreeMap::new();
+    for name in boot.blobs.iter().filter_map(|b| b.firmware.as_ref()) {
+        if !out.contains_key(name) {
+            out.insert(name.clone(), load(data_root, name, cache)?);
         }
-        size += n as u64;
-        h.update(&buf[..n]);
     }
-    Ok((hex::encode(h.finalize()), size))
+    Ok(out)
 }
 
 impl Firmware {
@@ -284,7 +282,7 @@ impl Firmware {
                     });
                 }
             }
-            let (got, got_size) = hash_file(&dest).map_err(|source| FirmwareError::Io {
+            let (got_size, got) = sha256_file(&dest).map_err(|source| FirmwareError::Io {
                 name: self.name.clone(),
                 context: format!("reading {}", dest.display()),
                 source,
@@ -319,7 +317,7 @@ impl Firmware {
             .arg(url)
             .run()
             .map_err(|e| e.to_string())?;
-        let (got, size) = hash_file(tmp.path()).map_err(|e| e.to_string())?;
+        let (size, got) = sha256_file(tmp.path()).map_err(|e| e.to_string())?;
         if !got.eq_ignore_ascii_case(&f.sha256) || size != f.size {
             return Err(format!(
                 "the download has sha256 {got} ({size} bytes), not the pinned one"

@@ -1,5 +1,4 @@
 use clap::Args;
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -92,19 +91,10 @@ fn choose_rules(
             }
             let p = profile::load(&path).map_err(|d| anyhow::anyhow!("{d}"))?;
             // The pins of the board's firmware (the files need not be here).
-            let mut pins = BTreeMap::new();
-            for name in p
-                .profile
-                .boot
-                .blobs
-                .iter()
-                .filter_map(|b| b.firmware.as_ref())
-            {
-                let fw = firmware::load(&d.root, name, Path::new("/nonexistent"))
+            let firmware =
+                firmware::load_for_board(&p.profile.boot, &d.root, Path::new("/nonexistent"))
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                pins.insert(name.clone(), fw.manifest);
-            }
-            Ok((p, pins))
+            Ok((p, inspect::rules::pins_of(&firmware)))
         });
     let p = match loaded {
         Ok(p) => p,

@@ -83,6 +83,21 @@ pub enum LoaderError {
     Disk(#[from] crate::disk::grub::GrubError),
 }
 
+impl LoaderError {
+    /// `map_err` for an I/O step of `loader`, saying what it was doing.
+    pub fn io(loader: &'static str, context: String) -> impl FnOnce(std::io::Error) -> LoaderError {
+        move |source| LoaderError::Io {
+            loader,
+            context,
+            source,
+        }
+    }
+
+    pub fn failed(loader: &'static str, message: String) -> LoaderError {
+        LoaderError::Failed { loader, message }
+    }
+}
+
 pub trait Bootloader {
     /// Install configuration into the image tree at `root` and produce the
     /// binaries that go outside the root filesystem.

@@ -19,18 +19,11 @@ const NAME: &str = "rpi-firmware";
 const FIRMWARE_DIR: &str = "usr/lib/raspi-firmware";
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> LoaderError {
-    move |source| LoaderError::Io {
-        loader: NAME,
-        context,
-        source,
-    }
+    LoaderError::io(NAME, context)
 }
 
 fn failed(message: String) -> LoaderError {
-    LoaderError::Failed {
-        loader: NAME,
-        message,
-    }
+    LoaderError::failed(NAME, message)
 }
 
 /// The kernel the tree's `/vmlinuz` link points at, and its version

@@ -25,18 +25,11 @@ pub const SECTOR: u64 = 512;
 pub const COPIES_DIR: &str = "usr/lib/clic/u-boot";
 
 fn io(context: String) -> impl FnOnce(std::io::Error) -> LoaderError {
-    move |source| LoaderError::Io {
-        loader: NAME,
-        context,
-        source,
-    }
+    LoaderError::io(NAME, context)
 }
 
 fn failed(message: String) -> LoaderError {
-    LoaderError::Failed {
-        loader: NAME,
-        message,
-    }
+    LoaderError::failed(NAME, message)
 }
 
 /// The file name a blob's copy gets in [`COPIES_DIR`] (pure).
