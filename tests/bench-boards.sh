@@ -14,17 +14,7 @@ SPEC=${SPEC:-specs/clic-ordinosaure.toml}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench-boards.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-now() { date +%s.%N; }
-step() {
-  local log=$1; shift
-  if ! "$@" >"$log.out" 2>"$log"; then
-    echo "bench: failed: $*" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
-}
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+. tests/bench-lib.sh
 
 packages=$($CLIC check "$SPEC" --board rpi3 | sed -n 's/^  packages //p' | tr ' ' ',')
 suite=$(sed -n 's/^suite *= *"\(.*\)"/\1/p' "$SPEC")

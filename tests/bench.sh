@@ -19,18 +19,7 @@ PORT=${PORT:-18080}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-now() { date +%s.%N; }
-# Run a step with its log kept; on failure show the log's end and stop.
-step() {
-  local log=$1; shift
-  if ! "$@" >"$log.out" 2>"$log"; then
-    echo "bench: failed: $*" >&2
-    tail -n 30 "$log" >&2
-    exit 1
-  fi
-}
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+. tests/bench-lib.sh
 
 name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$SPEC")
 packages=$($CLIC check "$SPEC" | sed -n 's/^  packages //p' | tr ' ' ',')

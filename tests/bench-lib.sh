@@ -1,0 +1,14 @@
+# Shared by the bench scripts (sourced): timing, steps with kept logs, ratios.
+now() { date +%s.%N; }
+# Run a step with its log kept; on failure show the log's end and stop.
+step() {
+  local log=$1; shift
+  if ! "$@" >"$log.out" 2>"$log"; then
+    echo "bench: failed: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+# a / b, or "-" when there is no b (a baseline that was skipped).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
