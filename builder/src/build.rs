@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInfo};
 use crate::cmd::Cmd;
+use crate::content::{self, ContentCache};
 use crate::data::DataDir;
 use crate::disk::ext4;
 use crate::disk::image::{assemble, PartContent};
@@ -135,6 +136,17 @@ pub enum BuildError {
     Internal(String),
     #[error(transparent)]
     Release(Box<crate::artifact::release::ReleaseError>),
+    #[error(transparent)]
+    Content(Box<content::ContentError>),
+}
+
+impl From<content::ContentError> for BuildError {
+    fn from(e: content::ContentError) -> BuildError {
+        match e {
+            content::ContentError::Interrupted => BuildError::Interrupted,
+            e => BuildError::Content(Box::new(e)),
+        }
+    }
 }
 
 impl From<crate::artifact::release::ReleaseError> for BuildError {
@@ -205,6 +217,15 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let bootloader = loader::by_name(&profile.boot.loader)?;
     // Firmware the board needs, checked (and fetched) before any work.
     let firmware = load_firmware(&profile.boot, &data.root, &opts.cache.dir, opts.offline)?;
+    // Content: everything in the cache and verified before any work
+    // (offline, a missing item stops here, listed with its size).
+    let content_cache = ContentCache::locate(&opts.cache.dir);
+    content_cache.ensure(&r.content, opts.offline)?;
+    let on_data = content::catalogue::on_data(
+        &r.content,
+        data_partition(r).and_then(|p| p.large_pack).map(|s| s.0),
+    );
+    let data_probe = on_data.iter().any(|d| *d).then_some(MIB);
     fs::create_dir_all(&opts.out_dir).map_err(io(format!(
         "creating output directory {}",
         opts.out_dir.display()
@@ -224,7 +245,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // Identifiers, known before the layout is final.
     let root_fs_uuid = layout::seeded_uuid(&seed, "root-fs");
     let root_hash_seed = layout::seeded_uuid(&seed, "root-fs-hash-seed");
-    let requests_probe = partition_requests(r, 0);
+    let requests_probe = partition_requests(r, 0, data_probe);
     let probe = compute_layout(
         profile.disk.table,
         &profile.arch,
@@ -288,6 +309,28 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     for o in &r.overlays {
         apply::apply_tree(o, &root, &ctx)?;
     }
+    let data_tree = work.path().join("data");
+    let staged = content::stage::stage(
+        &r.content,
+        &on_data,
+        &content_cache,
+        &content::stage::Target {
+            root: &root,
+            data_tree: &data_tree,
+            templates: &data.overlays().join("portal/library"),
+            epoch,
+        },
+        &ctx,
+    )?;
+    if staged.files > 0 {
+        eprintln!(
+            "clic: content: {} files, {} ({} on the data partition), verified and linked from the cache",
+            staged.files,
+            human(staged.bytes),
+            human(staged.data_bytes)
+        );
+    }
+    let data_fs_uuid = layout::seeded_uuid(&seed, "data-fs");
     for l in &r.layers {
         for u in &l.def.enable {
             units::enable(&root, u)?;
@@ -302,7 +345,12 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         &r.hostname,
         &r.locale,
         &r.timezone,
-        &fstab_entries(r, &root_fs_uuid.to_string(), &fat_volume_ids),
+        &fstab_entries(
+            r,
+            &root_fs_uuid.to_string(),
+            &fat_volume_ids,
+            data_probe.map(|_| data_fs_uuid.to_string()),
+        ),
     )?;
     if root.join("etc/locale.gen").is_file() {
         Cmd::new("chroot")
@@ -369,9 +417,41 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     )?;
     let _ = fs::remove_file(&tar);
     check_interrupt()?;
+    // The data partition, straight from its tree of links to the cache.
+    let data_img = work.path().join("data.ext4");
+    let data_size = match data_probe {
+        None => None,
+        Some(_) => {
+            let free = data_partition(r)
+                .and_then(|p| p.free)
+                .map_or(16 * MIB, |s| s.0);
+            let size = ext4::estimate_ext4_size(&data_tree, free)
+                .map_err(io("measuring the content for the data partition"))?;
+            let t = Instant::now();
+            ext4::mkfs_ext4(
+                &data_tree,
+                &data_img,
+                size,
+                data_fs_uuid,
+                layout::seeded_uuid(&seed, "data-fs-hash-seed"),
+                "clic-data",
+                epoch,
+            )?;
+            let secs = t.elapsed().as_secs_f64();
+            eprintln!(
+                "clic: data partition: ext4 of {} holding {} of content in {secs:.1} s ({:.0} MB/s)",
+                human(size),
+                human(staged.data_bytes),
+                staged.data_bytes as f64 / 1e6 / secs.max(1e-3)
+            );
+            fs::remove_dir_all(&data_tree).map_err(io("removing the data tree"))?;
+            Some(size)
+        }
+    };
+    check_interrupt()?;
 
     // 5. Disk image.
-    let requests = partition_requests(r, root_size);
+    let requests = partition_requests(r, root_size, data_size);
     let layout = compute_layout(
         profile.disk.table,
         &profile.arch,
@@ -403,7 +483,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
                 label: fat_label(&p.label),
                 files: prepared.fat_files.clone(),
             },
-            PartRole::Data => continue,
+            PartRole::Data => PartContent::File(data_img.clone()),
         };
         parts.push((p.number, content));
     }
@@ -470,12 +550,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
                 size: p.size,
                 part_uuid: p.part_uuid.clone(),
                 filesystem: match p.role {
-                    PartRole::Root => Some("ext4".into()),
+                    PartRole::Root | PartRole::Data => Some("ext4".into()),
                     PartRole::Esp | PartRole::Boot => Some("vfat".into()),
                     _ => None,
                 },
                 fs_uuid: match p.role {
                     PartRole::Root => Some(root_fs_uuid.to_string()),
+                    PartRole::Data => Some(data_fs_uuid.to_string()),
                     PartRole::Esp | PartRole::Boot => {
                         fat_volume_ids.get(&p.label).map(|v| fat_uuid(*v))
                     }
@@ -486,6 +567,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         qemu: profile.qemu.clone(),
         packages,
         artifacts: release.artifacts(),
+        content: content_manifest(staged.catalogue.as_ref()),
     };
     let manifest_name = format!("{}.manifest.json", r.name);
     let manifest_path = opts.out_dir.join(&manifest_name);
@@ -589,23 +671,64 @@ fn layout_options(r: &Resolved) -> LayoutOptions {
     }
 }
 
-fn partition_requests(r: &Resolved, root_size: u64) -> Vec<PartitionRequest> {
+/// The partitions to make: the profile's, the data partition only when
+/// content goes there (`data_size`).
+fn partition_requests(
+    r: &Resolved,
+    root_size: u64,
+    data_size: Option<u64>,
+) -> Vec<PartitionRequest> {
     r.board
         .profile
         .disk
         .partitions
         .iter()
+        .filter(|p| p.role != PartRole::Data || data_size.is_some())
         .map(|p| PartitionRequest {
             role: p.role,
             label: p.label.clone(),
-            size: if p.role == PartRole::Root {
-                root_size.max(MIB)
-            } else {
-                p.size.map_or(MIB, |s| s.0)
+            size: match p.role {
+                PartRole::Root => root_size.max(MIB),
+                PartRole::Data => data_size.unwrap_or(MIB).max(MIB),
+                _ => p.size.map_or(MIB, |s| s.0),
             },
             bootable: p.bootable,
         })
         .collect()
+}
+
+/// The board's data partition, if it has one.
+fn data_partition(r: &Resolved) -> Option<&crate::spec::profile::PartitionConfig> {
+    r.board
+        .profile
+        .disk
+        .partitions
+        .iter()
+        .find(|p| p.role == PartRole::Data)
+}
+
+fn content_manifest(cat: Option<&content::catalogue::Catalogue>) -> Vec<manifest::ContentInfo> {
+    cat.map(|c| {
+        c.packs
+            .iter()
+            .flat_map(|p| {
+                p.items.iter().map(move |i| manifest::ContentInfo {
+                    pack: p.id.clone(),
+                    id: i.id.clone(),
+                    title: i.title.clone(),
+                    kind: i.kind.clone(),
+                    language: i.language.clone(),
+                    licence: i.licence.clone(),
+                    attribution: i.attribution.clone(),
+                    size: i.size,
+                    sha256: i.sha256.clone(),
+                    link: i.link.clone(),
+                    partition: if p.on_data { "data" } else { "root" }.into(),
+                })
+            })
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// Seeded volume ids of the FAT partitions, by label.
@@ -644,6 +767,7 @@ fn fstab_entries(
     r: &Resolved,
     root_uuid: &str,
     fat_ids: &std::collections::BTreeMap<String, u32>,
+    data_uuid: Option<String>,
 ) -> Vec<system::FstabEntry> {
     let mut v = vec![system::FstabEntry {
         spec: format!("UUID={root_uuid}"),
@@ -652,6 +776,17 @@ fn fstab_entries(
         options: "noatime,errors=remount-ro".into(),
         pass: 1,
     }];
+    if let Some(uuid) = data_uuid {
+        // Read-only: the box never writes its content (no wear on the
+        // card); nofail: a box with a damaged data partition still boots.
+        v.push(system::FstabEntry {
+            spec: format!("UUID={uuid}"),
+            mountpoint: content::catalogue::DATA_MOUNT.into(),
+            fstype: "ext4".into(),
+            options: "ro,noatime,nofail".into(),
+            pass: 2,
+        });
+    }
     for p in &r.board.profile.disk.partitions {
         if let (Some(mount), Some(id)) = (&p.mount, fat_ids.get(&p.label)) {
             v.push(system::FstabEntry {
@@ -682,7 +817,10 @@ pub fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
         clic_version: env!("CARGO_PKG_VERSION").into(),
         source_date_epoch: epoch,
         build_date: portal::date(epoch),
-        portal: portal::portal(&r.layers),
+        portal: portal::Portal {
+            content: portal::content_items(&r.content),
+            ..portal::portal(&r.layers)
+        },
     }
 }
 

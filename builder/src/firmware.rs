@@ -299,33 +299,17 @@ impl Firmware {
         Ok(())
     }
 
-    /// Download `url` to `dest` if its hash matches the pin; any failure
-    /// leaves `dest` absent.
+    /// Download `url` to `dest` if its hash matches the pin (resumable,
+    /// see [`crate::fetch`]); any failure leaves `dest` absent.
     fn fetch(&self, url: &str, dest: &Path) -> Result<(), String> {
         let Some(f) = self.manifest.files.iter().find(|f| self.path_of(f) == dest) else {
             return Err("not in the manifest".into());
         };
-        let parent = dest.parent().ok_or("no parent directory")?;
-        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".fetch-")
-            .tempfile_in(parent)
-            .map_err(|e| format!("creating a temporary file: {e}"))?;
-        Cmd::new("curl")
-            .args(["-fsSL", "--retry", "2", "--connect-timeout", "15", "-o"])
-            .arg(tmp.path())
-            .arg(url)
-            .run()
-            .map_err(|e| e.to_string())?;
-        let (size, got) = sha256_file(tmp.path()).map_err(|e| e.to_string())?;
-        if !got.eq_ignore_ascii_case(&f.sha256) || size != f.size {
-            return Err(format!(
-                "the download has sha256 {got} ({size} bytes), not the pinned one"
-            ));
-        }
-        tmp.persist(dest)
-            .map(|_| ())
-            .map_err(|e| format!("keeping the download: {e}"))
+        let pin = crate::fetch::Pin {
+            sha256: &f.sha256,
+            size: f.size,
+        };
+        crate::fetch::fetch_verified(url, dest, pin).map_err(|e| e.to_string())
     }
 
     /// Run `[combine]` with `inputs` (name -> file) and return the bytes of

@@ -35,6 +35,26 @@ pub struct Manifest {
     /// manifest without it reads as an empty list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub artifacts: Vec<ArtifactInfo>,
+    /// Every content item in the image (same compatibility as `artifacts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content: Vec<ContentInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ContentInfo {
+    pub pack: String,
+    pub id: String,
+    pub title: String,
+    pub kind: String,
+    pub language: String,
+    pub licence: String,
+    pub attribution: String,
+    pub size: u64,
+    pub sha256: String,
+    /// Where the box serves it (`/content/<pack>/<file>`).
+    pub link: String,
+    /// `root` or `data`: the partition it is on.
+    pub partition: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

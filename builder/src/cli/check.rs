@@ -57,5 +57,13 @@ pub fn run(a: CheckArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         "  system   hostname={} locale={} timezone={}",
         r.hostname, r.locale, r.timezone
     );
+    for p in &r.content {
+        println!(
+            "  content  {} ({} items, {})",
+            p.id,
+            p.items.len(),
+            crate::spec::size::human(p.size())
+        );
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@ pub mod boards;
 pub mod boot;
 pub mod build;
 pub mod check;
+pub mod content;
 pub mod flash;
 pub mod inspect;
 pub mod release;
@@ -46,6 +47,8 @@ pub enum Command {
     /// Write the release files of an image: .img.zst, .img.bmap,
     /// os_list.json (Pi boards), SHA256SUMS (clic build writes them too)
     Release(release::ReleaseArgs),
+    /// Content packs: fetch their items into the cache
+    Content(content::ContentArgs),
     /// List the board profiles
     Boards,
 }
@@ -67,6 +70,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(a, data),
         Command::Release(a) => release::run(a, data),
         Command::Flash(a) => flash::run(a),
+        Command::Content(a) => content::run(a, data, cli.cache.as_deref()),
         Command::Boards => boards::run(data),
     }
 }

@@ -93,7 +93,8 @@ fn tar_cmd(root: &Path, tar: &Path, epoch: i64) -> Cmd {
 }
 
 /// Create `out` (exactly `size` bytes, sparse) holding an ext4 filesystem
-/// populated from the tarball `source_tar`; a failed image is removed.
+/// populated from the tarball (or directory) `source_tar`; a failed image
+/// is removed.
 pub fn mkfs_ext4(
     source_tar: &Path,
     out: &Path,

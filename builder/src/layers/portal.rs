@@ -1,7 +1,7 @@
 //! What the portal's templates see of the image: one tile per layer that has
 //! a `[portal]` table, in every portal language (a missing translation falls
 //! back to the default language), and the content listed on the portal
-//! (empty until content packs are built). Pure: layers in, values out.
+//! (the spec's content packs). Pure: layers in, values out.
 
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -45,6 +45,24 @@ pub struct ContentItem {
     /// Where it is on the box.
     pub link: String,
     pub size: u64,
+}
+
+/// The library's items as the home page lists them, in pack order.
+pub fn content_items(packs: &[crate::content::Pack]) -> Vec<ContentItem> {
+    let flags = vec![false; packs.len()];
+    crate::content::catalogue::catalogue(packs, &flags)
+        .packs
+        .into_iter()
+        .flat_map(|p| p.items)
+        .map(|i| ContentItem {
+            title: i.title,
+            language: i.language,
+            kind: i.kind,
+            licence: i.licence,
+            link: i.read.unwrap_or(i.link),
+            size: i.size,
+        })
+        .collect()
 }
 
 /// Fill every portal language, falling back to the default one.

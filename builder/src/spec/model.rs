@@ -20,6 +20,9 @@ pub struct SpecFile {
     pub packages: Vec<Spanned<String>>,
     #[serde(default)]
     pub overlays: Vec<Spanned<String>>,
+    /// Content packs: names in content/ or paths of pack files.
+    #[serde(default)]
+    pub content: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub system: SystemFile,
     /// Layer settings, `[settings.<layer>]` tables; checked against the

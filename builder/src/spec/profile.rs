@@ -179,6 +179,11 @@ pub struct PartitionConfig {
     /// Where the partition is mounted in the running system.
     #[serde(default)]
     pub mount: Option<String>,
+    /// For a `data` partition: content packs of this size or more go on
+    /// it (sized to fit them, plus `free`); smaller ones stay on the root.
+    /// Made only when a pack goes there.
+    #[serde(default)]
+    pub large_pack: Option<Size>,
 }
 
 /// A loaded profile and where it came from.
@@ -230,7 +235,7 @@ pub fn load(path: &Path) -> Result<LoadedProfile, Diagnostics> {
         ));
     }
     for (i, p) in profile.disk.partitions.iter().enumerate() {
-        if p.role != PartRole::Root && p.size.is_none() {
+        if !matches!(p.role, PartRole::Root | PartRole::Data) && p.size.is_none() {
             let (span, _) = at("size");
             diags.0.push(src.diag(
                 span,

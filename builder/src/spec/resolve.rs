@@ -32,6 +32,8 @@ pub struct Resolved {
     pub timezone: String,
     /// `settings.<layer>.<key>`: layer defaults overridden by the spec.
     pub settings: BTreeMap<String, toml::Table>,
+    /// Content packs, checked (files are not looked at: see `clic content`).
+    pub content: Vec<crate::content::Pack>,
 }
 
 pub struct Options<'a> {
@@ -293,6 +295,22 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         }
     }
 
+    // Content packs, and the layers they need.
+    let (content, problems) = crate::content::load_packs(
+        spec.content.as_ref().map_or(&[][..], |c| c.get_ref()),
+        &src,
+        &spec_dir,
+        &opts.data.root,
+    );
+    d.extend(problems);
+    let layer_names: Vec<String> = layers.iter().map(|l| l.name.clone()).collect();
+    d.0.extend(crate::content::check_layers(
+        &content,
+        &layer_names,
+        &src,
+        spec.content.as_ref().map(|c| c.span()),
+    ));
+
     packages.sort();
     packages.dedup();
     let Some(board) = board else {
@@ -314,6 +332,7 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         locale,
         timezone,
         settings,
+        content,
     })
 }
 
