@@ -18,7 +18,7 @@ use crate::disk::ext4;
 use crate::disk::image::{assemble, PartContent};
 use crate::firmware::{Firmware, FirmwareError};
 use crate::interrupt;
-use crate::layers::{apply, portal, render::TemplateContext, system, units};
+use crate::layers::{apply, portal, render::TemplateContext, steps, system, units};
 use crate::loader::{self, LoaderContext};
 use crate::plan::layout::{self, compute_layout, LayoutOptions, PartRole, PartitionRequest};
 use crate::rootfs::{self, normalise, Cache, RootfsRequest};
@@ -134,6 +134,8 @@ pub enum BuildError {
     SelfCheck(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("refusing to build: {}", .0.join("; "))]
+    Unpinned(Vec<String>),
     #[error(transparent)]
     Release(Box<crate::artifact::release::ReleaseError>),
     #[error(transparent)]
@@ -215,6 +217,11 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let seed = seed(r);
     let epoch = opts.source_date_epoch;
     let bootloader = loader::by_name(&profile.boot.loader)?;
+    // Extra apt repositories are used only with a pinned key.
+    let unpinned = crate::spec::apt::unpinned(&r.layers);
+    if !unpinned.is_empty() {
+        return Err(BuildError::Unpinned(unpinned));
+    }
     // Firmware the board needs, checked (and fetched) before any work.
     let firmware = load_firmware(&profile.boot, &data.root, &opts.cache.dir, opts.offline)?;
     // Content: everything in the cache and verified before any work
@@ -277,6 +284,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         packages: r.packages.clone(),
         source_date_epoch: epoch,
         initramfs_modules: profile.initramfs_modules.clone(),
+        extra: crate::spec::apt::repos(&r.layers),
     };
     let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root)?;
     if let rootfs::Origin::Bootstrapped { key } = &origin {
@@ -339,6 +347,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             units::mask(&root, u)?;
         }
     }
+    steps::install(&root, &ctx.firstboot_steps)?;
     let fat_volume_ids = fat_volume_ids(r, &seed);
     system::apply(
         &root,
@@ -385,6 +394,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         .map(Package::from)
         .collect();
     normalise::normalise(&root).map_err(io("cleaning the image tree"))?;
+    // Nothing the layers or the bootloader ran in the tree may still run.
+    rootfs::procs::check(&root).map_err(rootfs::RootfsError::from)?;
     check_interrupt()?;
 
     // 4. Root filesystem.
@@ -821,6 +832,7 @@ pub fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
             content: portal::content_items(&r.content),
             ..portal::portal(&r.layers)
         },
+        firstboot_steps: steps::steps(&r.layers),
     }
 }
 

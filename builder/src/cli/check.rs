@@ -65,5 +65,22 @@ pub fn run(a: CheckArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             crate::spec::size::human(p.size())
         );
     }
+    for a in crate::spec::apt::repos(&r.layers) {
+        println!(
+            "  apt      {} (layer {}): {} key {}",
+            a.name,
+            a.layer,
+            a.source_line(&a.keyring_in_image()),
+            a.fingerprint.as_deref().unwrap_or("NOT PINNED")
+        );
+    }
+    for s in crate::layers::steps::steps(&r.layers) {
+        println!("  step     {}: {}", s.id, s.title_en);
+    }
+    // Not an error of the spec: the layer waits for its key. `clic build`
+    // refuses it.
+    for w in crate::spec::apt::unpinned(&r.layers) {
+        eprintln!("warning: {w}; `clic build` refuses to use it until then");
+    }
     Ok(())
 }

@@ -6,5 +6,6 @@ pub mod apply;
 pub mod paths;
 pub mod portal;
 pub mod render;
+pub mod steps;
 pub mod system;
 pub mod units;

@@ -23,6 +23,9 @@ pub struct TemplateContext {
     pub build_date: String,
     /// Tiles and content for the portal pages.
     pub portal: super::portal::Portal,
+    /// The image's first-boot steps, in order (the "about" page shows their
+    /// live status).
+    pub firstboot_steps: Vec<super::steps::Step>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +94,7 @@ pub(crate) fn sample_context() -> TemplateContext {
         source_date_epoch: 0,
         build_date: "1970-01-01".into(),
         portal: Default::default(),
+        firstboot_steps: Vec::new(),
     }
 }
 

@@ -15,6 +15,22 @@ pub struct RootfsRequest {
     pub source_date_epoch: i64,
     /// `MODULES=list` initramfs with these modules (empty: Debian's default).
     pub initramfs_modules: Vec<String>,
+    /// Extra apt repositories of the layers, keys checked against their pins.
+    pub extra: Vec<crate::spec::apt::AptRepo>,
+}
+
+/// An extra repository as the bootstrap uses it: its key and package lists
+/// in the cache, refreshed (and their signature checked) on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraSource {
+    /// `deb [signed-by=/usr/share/keyrings/clic-NAME.asc] URL SUITE COMPONENTS`
+    pub line: String,
+    /// The key file in the cache (named by its sha256).
+    pub key: PathBuf,
+    /// Where the key goes in the tree.
+    pub keyring: String,
+    /// Its package lists in the cache.
+    pub lists: PathBuf,
 }
 
 /// Where the shared apt cache of this suite/arch lives.
@@ -48,6 +64,7 @@ const OFFLINE_APT_CONF: &str =
 pub fn mmdebstrap_command(
     req: &RootfsRequest,
     cache: &AptCache,
+    extra: &[ExtraSource],
     offline: bool,
     target: &Path,
 ) -> (String, Vec<OsString>) {
@@ -95,6 +112,21 @@ pub fn mmdebstrap_command(
     // The indices were refreshed (or, offline, kept) in the cache before:
     // the tree is built from exactly the lists its cache key was made of.
     a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
+    // Extra repositories: their key goes where the source's signed-by=
+    // points (and stays in the image), their lists were refreshed and
+    // checked against that key on the host.
+    for x in extra {
+        a.push(
+            format!(
+                "--setup-hook=mkdir -p \"$1/usr/share/keyrings\" && cp '{}' \"$1{}\" && chmod 644 \"$1{}\"",
+                x.key.display(),
+                x.keyring,
+                x.keyring
+            )
+            .into(),
+        );
+        a.push(format!("--setup-hook=sync-in '{}' /var/lib/apt/lists/", x.lists.display()).into());
+    }
     a.push("--skip=update".into());
     // update-initramfs runs once, at the end, instead of once per kernel
     // postinst and again from the initramfs-tools trigger (minutes each
@@ -124,6 +156,9 @@ pub fn mmdebstrap_command(
         )
         .into(),
     );
+    for x in extra {
+        a.push(x.line.clone().into());
+    }
     ("unshare".into(), a)
 }
 
@@ -195,6 +230,7 @@ mod tests {
             packages: vec!["linux-image-amd64".into(), "nginx".into()],
             source_date_epoch: 1_700_000_000,
             initramfs_modules: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -211,7 +247,7 @@ mod tests {
 
     #[test]
     fn online_build_uses_refreshed_lists_and_saves_packages() {
-        let (prog, args) = mmdebstrap_command(&req(), &cache(), false, Path::new("/w/root"));
+        let (prog, args) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
         let args = strings(&args);
         assert_eq!(prog, "unshare");
         assert_eq!(
@@ -243,8 +279,38 @@ mod tests {
     }
 
     #[test]
+    fn extra_repositories_bring_their_key_lists_and_source() {
+        let x = ExtraSource {
+            line: "deb [signed-by=/usr/share/keyrings/clic-t.asc] http://r/ s main".into(),
+            key: "/c/keys/ab.asc".into(),
+            keyring: "/usr/share/keyrings/clic-t.asc".into(),
+            lists: "/c/extra/t/lists".into(),
+        };
+        let (_, args) = mmdebstrap_command(&req(), &cache(), &[x], false, Path::new("/w/root"));
+        let args = strings(&args);
+        let key = args
+            .iter()
+            .position(|a| a.contains("cp '/c/keys/ab.asc' \"$1/usr/share/keyrings/clic-t.asc\""))
+            .expect("key copied into the tree");
+        let lists = args
+            .iter()
+            .position(|a| a == "--setup-hook=sync-in '/c/extra/t/lists' /var/lib/apt/lists/")
+            .expect("extra lists");
+        let skip = args.iter().position(|a| a == "--skip=update").unwrap();
+        assert!(key < skip && lists < skip);
+        let n = args.len();
+        assert_eq!(
+            &args[n - 2..],
+            [
+                "deb http://deb.debian.org/debian bookworm main",
+                "deb [signed-by=/usr/share/keyrings/clic-t.asc] http://r/ s main"
+            ]
+        );
+    }
+
+    #[test]
     fn initramfs_is_made_once_at_the_end() {
-        let (_, args) = mmdebstrap_command(&req(), &cache(), false, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
         let args = strings(&args);
         let defer = args
             .iter()
@@ -259,10 +325,10 @@ mod tests {
     #[test]
     fn a_module_list_makes_a_small_initramfs() {
         let mut r = req();
-        let (_, args) = mmdebstrap_command(&r, &cache(), false, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
         assert!(!strings(&args).iter().any(|a| a.contains("MODULES=list")));
         r.initramfs_modules = vec!["ext4".into(), "mmc_block".into()];
-        let (_, args) = mmdebstrap_command(&r, &cache(), false, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
         let args = strings(&args);
         let hook = args
             .iter()
@@ -303,7 +369,7 @@ mod tests {
 
     #[test]
     fn offline_build_cannot_reach_the_network() {
-        let (_, args) = mmdebstrap_command(&req(), &cache(), true, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&req(), &cache(), &[], true, Path::new("/w/root"));
         let args = strings(&args);
         assert!(args.contains(&"--skip=update".to_owned()));
         assert!(args.contains(&"--setup-hook=sync-in '/c/lists' /var/lib/apt/lists/".to_owned()));

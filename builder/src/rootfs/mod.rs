@@ -3,7 +3,9 @@
 
 pub mod args;
 pub mod dpkg;
+pub mod extra;
 pub mod normalise;
+pub mod procs;
 pub mod treecache;
 
 use std::fs::{self, File};
@@ -47,6 +49,27 @@ pub enum RootfsError {
         suite: String,
         path: PathBuf,
     },
+    #[error("apt repository `{name}` of layer `{layer}` ({url} {suite}): its Release signature does not verify with the layer's pinned key {fingerprint}; nothing was built:\n    {detail}")]
+    ExtraSignature {
+        layer: String,
+        name: String,
+        url: String,
+        suite: String,
+        fingerprint: String,
+        detail: String,
+    },
+    #[error("refreshing apt repository `{name}` of layer `{layer}` from {url} failed (no network? `--offline` builds from the cache)")]
+    ExtraUpdate {
+        layer: String,
+        name: String,
+        url: String,
+        #[source]
+        source: Box<CmdError>,
+    },
+    #[error("apt repository `{name}` of layer `{layer}` has no pinned key fingerprint: refusing to use it")]
+    Unpinned { layer: String, name: String },
+    #[error(transparent)]
+    ProcessesLeft(#[from] procs::ProcessesLeft),
     #[error("reading the installed package list {path}: {source}")]
     Status {
         path: PathBuf,
@@ -143,16 +166,22 @@ pub fn bootstrap(
     } else {
         refresh_lists(req, &apt)?;
     }
-    let (prog, args) = args::mmdebstrap_command(req, &apt, offline, target);
+    let extra = extra::prepare(req, cache, offline)?;
+    let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, target);
     // Offline and online builds of the same indices make the same tree: the
     // key is that of the online command (the offline guard leaves no trace).
-    let (_, online_args) = args::mmdebstrap_command(req, &apt, false, target);
+    let (_, online_args) = args::mmdebstrap_command(req, &apt, &extra, false, target);
     let key_args: Vec<_> = online_args
         .iter()
         .filter(|a| a.as_os_str() != target.as_os_str())
         .cloned()
         .collect();
-    let releases = treecache::releases(&apt.lists).map_err(cache_err(&apt.lists))?;
+    let mut releases = treecache::releases(&apt.lists).map_err(cache_err(&apt.lists))?;
+    // The extra repositories' Release files too: a changed repository
+    // makes a new tree.
+    for x in &extra {
+        releases.extend(treecache::releases(&x.lists).map_err(cache_err(&x.lists))?);
+    }
     let key = treecache::key(&key_args, req.source_date_epoch, &releases);
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);
@@ -194,6 +223,8 @@ pub fn bootstrap(
             suite: req.suite.clone(),
             source: Box::new(source),
         })?;
+    // A tree with a daemon still running in it is neither kept nor used.
+    procs::check(target)?;
     save_tree(target, &trees, &cached, &prefix)?;
     Ok(Origin::Bootstrapped { key })
 }

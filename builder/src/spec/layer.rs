@@ -29,6 +29,14 @@ pub struct LayerDef {
     /// The layer's tile on the portal's home page, if it offers a service.
     #[serde(default)]
     pub portal: Option<PortalDef>,
+    /// Extra apt repositories (`[[apt]]`), each signed by a key in the
+    /// layer pinned by fingerprint.
+    #[serde(default)]
+    pub apt: Vec<super::apt::AptRepoDef>,
+    /// Steps run on the box at boot until each succeeds once
+    /// (`[[firstboot]]`), in order.
+    #[serde(default)]
+    pub firstboot: Vec<super::steps::StepDef>,
 }
 
 /// Languages the portal is written in; the first is the default and every
@@ -95,6 +103,10 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     if let Some(p) = &def.portal {
         check_portal(&src, p)?;
     }
+    let mut d = Diagnostics::default();
+    d.0.extend(super::apt::check(&src, dir, &def.apt));
+    d.0.extend(super::steps::check(&src, name, &def.needs, &def.firstboot));
+    d.into_result(())?;
     Ok(LoadedLayer {
         name: name.to_owned(),
         dir: dir.to_owned(),

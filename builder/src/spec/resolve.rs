@@ -153,6 +153,34 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         }
     }
 
+    // Extra apt repositories: for this suite, one name each.
+    let repos = super::apt::repos(&layers);
+    for (i, r) in repos.iter().enumerate() {
+        if !r.debian_suites.is_empty() && !r.debian_suites.contains(spec.suite.get_ref()) {
+            d.0.push(diag(
+                spec.suite.span(),
+                "suite",
+                format!(
+                    "layer `{}` needs apt repository `{}`, made for Debian {} only, not `{}`",
+                    r.layer,
+                    r.name,
+                    r.debian_suites.join(", "),
+                    spec.suite.get_ref()
+                ),
+            ));
+        }
+        if let Some(o) = repos[..i].iter().find(|o| o.name == r.name) {
+            d.0.push(diag(
+                spec.layers.first().map_or(0..0, |l| l.span()),
+                "layers",
+                format!(
+                    "layers `{}` and `{}` both declare an apt repository named `{}`",
+                    o.layer, r.layer, r.name
+                ),
+            ));
+        }
+    }
+
     // Packages.
     let mut packages: Vec<String> = Vec::new();
     for (i, p) in spec.packages.iter().enumerate() {
