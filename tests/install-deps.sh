@@ -32,7 +32,7 @@ bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static q
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
       chromium openssh-client zstd zim-tools
-      bmap-tools xz-utils)
+      bmap-tools xz-utils gnupg apt-utils procps)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do

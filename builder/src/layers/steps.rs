@@ -158,11 +158,18 @@ mod tests {
         let a = step("yunohost-postinstall", true);
         let b = step("yunohost-apps", true);
         let first = unit_text(&a, None);
-        assert!(first.contains("ConditionPathExists=!/var/lib/clic/firstboot/yunohost-postinstall.done"), "{first}");
+        assert!(
+            first
+                .contains("ConditionPathExists=!/var/lib/clic/firstboot/yunohost-postinstall.done"),
+            "{first}"
+        );
         assert!(first.contains("ExecStart=/usr/lib/clic/clic-step run yunohost-postinstall"));
         assert!(first.contains("After=clic-firstboot.service network.target\n"));
         assert!(!first.contains("Requires="));
-        assert!(first.contains("Install 100%% of X"), "specifiers escaped: {first}");
+        assert!(
+            first.contains("Install 100%% of X"),
+            "specifiers escaped: {first}"
+        );
         assert!(first.contains("TimeoutStartSec=30min"));
         let second = unit_text(&b, Some(&a));
         assert!(second.contains("After=clic-firstboot.service network.target clic-step-yunohost-postinstall.service\n"), "{second}");

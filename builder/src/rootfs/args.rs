@@ -125,7 +125,13 @@ pub fn mmdebstrap_command(
             )
             .into(),
         );
-        a.push(format!("--setup-hook=sync-in '{}' /var/lib/apt/lists/", x.lists.display()).into());
+        a.push(
+            format!(
+                "--setup-hook=sync-in '{}' /var/lib/apt/lists/",
+                x.lists.display()
+            )
+            .into(),
+        );
     }
     a.push("--skip=update".into());
     // update-initramfs runs once, at the end, instead of once per kernel

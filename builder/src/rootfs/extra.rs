@@ -6,12 +6,25 @@
 
 use sha2::{Digest, Sha256};
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::args::{self, ExtraSource, RootfsRequest};
 use super::{cache_err, Cache, RootfsError};
 use crate::cmd::{Cmd, CmdError};
 use crate::spec::apt::AptRepo;
+
+/// A repository whose Release signature does not verify with its key.
+#[derive(Debug, thiserror::Error)]
+#[error("apt repository `{name}` of layer `{layer}` ({url} {suite}): its Release signature does not verify with the layer's pinned key {fingerprint}; nothing was built:\n    {detail}")]
+pub struct SignatureFailure {
+    pub layer: String,
+    pub name: String,
+    pub url: String,
+    pub suite: String,
+    pub fingerprint: String,
+    pub detail: String,
+}
 
 /// The cache directory of one repository for one architecture: named by
 /// what decides its lists (pure).
@@ -89,13 +102,18 @@ pub fn prepare(
                 source: e.error,
             })?;
         }
+        // apt checks signatures as its unprivileged user `_apt`.
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).map_err(cache_err(&key))?;
         let lists = lists_dir(&cache.dir, repo, &req.arch);
         let keyring = repo.keyring_in_image();
         if offline {
             if !super::has_lists(&lists) {
                 return Err(RootfsError::NoOfflineLists {
                     arch: req.arch.clone(),
-                    suite: format!("{} (apt repository `{}` of layer `{}`)", repo.suite, repo.name, repo.layer),
+                    suite: format!(
+                        "{} (apt repository `{}` of layer `{}`)",
+                        repo.suite, repo.name, repo.layer
+                    ),
                     path: lists.clone(),
                 });
             }
@@ -148,14 +166,14 @@ fn refresh(
             _ => String::new(),
         };
         match signature_problem(&output) {
-            Some(detail) => RootfsError::ExtraSignature {
+            Some(detail) => RootfsError::ExtraSignature(Box::new(SignatureFailure {
                 layer: repo.layer.clone(),
                 name: repo.name.clone(),
                 url: repo.url.clone(),
                 suite: repo.suite.clone(),
                 fingerprint: fingerprint.to_owned(),
                 detail,
-            },
+            })),
             None => RootfsError::ExtraUpdate {
                 layer: repo.layer.clone(),
                 name: repo.name.clone(),
@@ -187,7 +205,10 @@ mod tests {
     #[test]
     fn lists_are_kept_per_repository_and_architecture() {
         let a = lists_dir(Path::new("/c"), &repo(), "amd64");
-        assert!(a.starts_with("/c/apt/extra") && a.ends_with("lists"), "{a:?}");
+        assert!(
+            a.starts_with("/c/apt/extra") && a.ends_with("lists"),
+            "{a:?}"
+        );
         assert_ne!(a, lists_dir(Path::new("/c"), &repo(), "arm64"));
         let mut other = repo();
         other.suite = "s2".into();
@@ -199,7 +220,10 @@ mod tests {
         // What apt 2.6 says for a key that did not sign the repository.
         let wrong_key = "Err:1 http://127.0.0.1:8765 clic-test InRelease\n  The following signatures couldn't be verified because the public key is not available: NO_PUBKEY F7F5BED368D7723E\nReading package lists...\nW: GPG error: http://127.0.0.1:8765 clic-test InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY F7F5BED368D7723E\nE: The repository 'http://127.0.0.1:8765 clic-test InRelease' is not signed.\n";
         let p = signature_problem(wrong_key).unwrap();
-        assert!(p.contains("NO_PUBKEY F7F5BED368D7723E") && p.contains("is not signed"), "{p}");
+        assert!(
+            p.contains("NO_PUBKEY F7F5BED368D7723E") && p.contains("is not signed"),
+            "{p}"
+        );
         assert!(!p.contains("Reading package lists"));
         // And for a tampered InRelease.
         let tampered = "W: GPG error: http://127.0.0.1:8765 clic-test InRelease: The following signatures were invalid: BADSIG F7F5BED368D7723E clic test repository\n";

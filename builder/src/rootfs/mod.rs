@@ -49,15 +49,8 @@ pub enum RootfsError {
         suite: String,
         path: PathBuf,
     },
-    #[error("apt repository `{name}` of layer `{layer}` ({url} {suite}): its Release signature does not verify with the layer's pinned key {fingerprint}; nothing was built:\n    {detail}")]
-    ExtraSignature {
-        layer: String,
-        name: String,
-        url: String,
-        suite: String,
-        fingerprint: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    ExtraSignature(Box<extra::SignatureFailure>),
     #[error("refreshing apt repository `{name}` of layer `{layer}` from {url} failed (no network? `--offline` builds from the cache)")]
     ExtraUpdate {
         layer: String,
@@ -153,6 +146,9 @@ pub fn bootstrap(
     fresh: bool,
     target: &Path,
 ) -> Result<Origin, RootfsError> {
+    // Extra repositories first: a bad signature stops the build at once,
+    // without waiting for another build's hold on the Debian cache.
+    let extra = extra::prepare(req, cache, offline)?;
     let apt = cache.apt(&req.suite, &req.arch);
     let _lock = cache.lock(&apt)?;
     if offline {
@@ -166,7 +162,6 @@ pub fn bootstrap(
     } else {
         refresh_lists(req, &apt)?;
     }
-    let extra = extra::prepare(req, cache, offline)?;
     let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, target);
     // Offline and online builds of the same indices make the same tree: the
     // key is that of the online command (the offline guard leaves no trace).

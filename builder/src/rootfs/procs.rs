@@ -119,16 +119,35 @@ mod tests {
     #[test]
     fn processes_in_the_tree() {
         let t = Path::new("/tmp/clic-build-x/root");
-        assert!(in_tree(t, Some(Path::new("/tmp/clic-build-x/root")), Some(Path::new("/"))));
-        assert!(in_tree(t, Some(Path::new("/")), Some(Path::new("/tmp/clic-build-x/root/var/lib"))));
-        assert!(!in_tree(t, Some(Path::new("/")), Some(Path::new("/tmp/clic-build-x"))));
-        assert!(!in_tree(t, Some(Path::new("/tmp/clic-build-x/rootfs")), None));
+        assert!(in_tree(
+            t,
+            Some(Path::new("/tmp/clic-build-x/root")),
+            Some(Path::new("/"))
+        ));
+        assert!(in_tree(
+            t,
+            Some(Path::new("/")),
+            Some(Path::new("/tmp/clic-build-x/root/var/lib"))
+        ));
+        assert!(!in_tree(
+            t,
+            Some(Path::new("/")),
+            Some(Path::new("/tmp/clic-build-x"))
+        ));
+        assert!(!in_tree(
+            t,
+            Some(Path::new("/tmp/clic-build-x/rootfs")),
+            None
+        ));
         assert!(!in_tree(t, None, None));
     }
 
     #[test]
     fn command_lines() {
-        assert_eq!(command_line(b"/usr/sbin/slapd\0-h\0ldap:///\0", "slapd\n"), "/usr/sbin/slapd -h ldap:///");
+        assert_eq!(
+            command_line(b"/usr/sbin/slapd\0-h\0ldap:///\0", "slapd\n"),
+            "/usr/sbin/slapd -h ldap:///"
+        );
         assert_eq!(command_line(b"", "kworker\n"), "kworker");
     }
 

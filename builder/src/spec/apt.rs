@@ -142,26 +142,48 @@ pub fn check(src: &Source, dir: &Path, apt: &[AptRepoDef]) -> Vec<Diagnostic> {
         let name = a.name.get_ref();
         if !valid_name(name) {
             d.push(
-                src.diag(Some(a.name.span()), &k("name"), format!("`{name}` is not a valid repository name"))
-                    .with_hint("lower-case letters, digits and `-`"),
+                src.diag(
+                    Some(a.name.span()),
+                    &k("name"),
+                    format!("`{name}` is not a valid repository name"),
+                )
+                .with_hint("lower-case letters, digits and `-`"),
             );
         } else if apt[..i].iter().any(|o| o.name.get_ref() == name) {
-            d.push(src.diag(Some(a.name.span()), &k("name"), format!("repository `{name}` is declared twice")));
+            d.push(src.diag(
+                Some(a.name.span()),
+                &k("name"),
+                format!("repository `{name}` is declared twice"),
+            ));
         }
         if !valid_url(a.url.get_ref()) {
             d.push(
-                src.diag(Some(a.url.span()), &k("url"), format!("`{}` is not an http:// or https:// URL", a.url.get_ref()))
-                    .with_hint("the directory that holds `dists/`, e.g. http://forge.example.org/debian/"),
+                src.diag(
+                    Some(a.url.span()),
+                    &k("url"),
+                    format!("`{}` is not an http:// or https:// URL", a.url.get_ref()),
+                )
+                .with_hint(
+                    "the directory that holds `dists/`, e.g. http://forge.example.org/debian/",
+                ),
             );
         }
         if !valid_word(a.suite.get_ref()) {
-            d.push(src.diag(Some(a.suite.span()), &k("suite"), format!("`{}` is not a suite name", a.suite.get_ref())));
+            d.push(src.diag(
+                Some(a.suite.span()),
+                &k("suite"),
+                format!("`{}` is not a suite name", a.suite.get_ref()),
+            ));
         }
         let comps = a.components.get_ref();
         if comps.is_empty() || !comps.iter().all(|c| valid_word(c)) {
             d.push(
-                src.diag(Some(a.components.span()), &k("components"), "needs one or more component names")
-                    .with_hint("e.g. components = [\"main\"]"),
+                src.diag(
+                    Some(a.components.span()),
+                    &k("components"),
+                    "needs one or more component names",
+                )
+                .with_hint("e.g. components = [\"main\"]"),
             );
         }
         let pin = match &a.fingerprint {
@@ -179,8 +201,12 @@ pub fn check(src: &Source, dir: &Path, apt: &[AptRepoDef]) -> Vec<Diagnostic> {
         };
         if !inside(a.key.get_ref()) {
             d.push(
-                src.diag(Some(a.key.span()), &k("key"), format!("`{}` is not a path inside the layer", a.key.get_ref()))
-                    .with_hint("e.g. key = \"keys/example.asc\""),
+                src.diag(
+                    Some(a.key.span()),
+                    &k("key"),
+                    format!("`{}` is not a path inside the layer", a.key.get_ref()),
+                )
+                .with_hint("e.g. key = \"keys/example.asc\""),
             );
             continue;
         }
@@ -191,7 +217,11 @@ pub fn check(src: &Source, dir: &Path, apt: &[AptRepoDef]) -> Vec<Diagnostic> {
                 // No key yet is the documented state of a repository not
                 // pinned yet: `unpinned` reports it.
                 if pin.is_some() || e.kind() != std::io::ErrorKind::NotFound {
-                    d.push(src.diag(Some(a.key.span()), &k("key"), format!("cannot read the key file {}: {e}", path.display())));
+                    d.push(src.diag(
+                        Some(a.key.span()),
+                        &k("key"),
+                        format!("cannot read the key file {}: {e}", path.display()),
+                    ));
                 }
                 continue;
             }
@@ -199,14 +229,27 @@ pub fn check(src: &Source, dir: &Path, apt: &[AptRepoDef]) -> Vec<Diagnostic> {
         let found = match openpgp::primary_fingerprints(&text) {
             Ok(f) => f,
             Err(e) => {
-                d.push(src.diag(Some(a.key.span()), &k("key"), format!("{}: {e}", path.display())));
+                d.push(src.diag(
+                    Some(a.key.span()),
+                    &k("key"),
+                    format!("{}: {e}", path.display()),
+                ));
                 continue;
             }
         };
         if found.len() > 1 {
             d.push(
-                src.diag(Some(a.key.span()), &k("key"), format!("{} holds {} keys ({}): apt would trust all of them", path.display(), found.len(), found.join(", ")))
-                    .with_hint("keep only the repository's signing key in the file"),
+                src.diag(
+                    Some(a.key.span()),
+                    &k("key"),
+                    format!(
+                        "{} holds {} keys ({}): apt would trust all of them",
+                        path.display(),
+                        found.len(),
+                        found.join(", ")
+                    ),
+                )
+                .with_hint("keep only the repository's signing key in the file"),
             );
             continue;
         }
@@ -255,7 +298,10 @@ mod tests {
             fingerprint: None,
             debian_suites: vec![],
         };
-        assert_eq!(r.keyring_in_image(), "/usr/share/keyrings/clic-yunohost.asc");
+        assert_eq!(
+            r.keyring_in_image(),
+            "/usr/share/keyrings/clic-yunohost.asc"
+        );
         assert_eq!(
             r.source_line(&r.keyring_in_image()),
             "deb [signed-by=/usr/share/keyrings/clic-yunohost.asc] http://forge.yunohost.org/debian/ bookworm stable"

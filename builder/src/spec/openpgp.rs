@@ -189,7 +189,11 @@ FgIDAQIeAQIXgAAKCRCWsebFBk3FbaF6AP9h7aTYCPM+HC/XBpZhpKx2XCgsRIm+
             normalise_fingerprint("14e4 f251 c930 2c3f 8e0f  ac93 96b1 e6c5 064d c56d").as_deref(),
             Some(KEY_FPR)
         );
-        assert_eq!(normalise_fingerprint("96B1E6C5064DC56D"), None, "a key id is not a fingerprint");
+        assert_eq!(
+            normalise_fingerprint("96B1E6C5064DC56D"),
+            None,
+            "a key id is not a fingerprint"
+        );
         assert_eq!(normalise_fingerprint("Z".repeat(40).as_str()), None);
     }
 

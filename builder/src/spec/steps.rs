@@ -46,8 +46,12 @@ pub fn check(src: &Source, layer: &str, needs: &[String], steps: &[StepDef]) -> 
     let mut d = Vec::new();
     if !steps.is_empty() && layer != "firstboot" && !needs.iter().any(|n| n == "firstboot") {
         d.push(
-            src.diag(None, "needs", "a layer with [[firstboot]] steps needs the `firstboot` layer (it runs them)")
-                .with_hint("needs = [\"firstboot\", ...]"),
+            src.diag(
+                None,
+                "needs",
+                "a layer with [[firstboot]] steps needs the `firstboot` layer (it runs them)",
+            )
+            .with_hint("needs = [\"firstboot\", ...]"),
         );
     }
     for (i, s) in steps.iter().enumerate() {
@@ -55,27 +59,51 @@ pub fn check(src: &Source, layer: &str, needs: &[String], steps: &[StepDef]) -> 
         let name = s.name.get_ref();
         if !valid_name(name) {
             d.push(
-                src.diag(Some(s.name.span()), &k("name"), format!("`{name}` is not a valid step name"))
-                    .with_hint("lower-case letters, digits and `-`, starting with a letter"),
+                src.diag(
+                    Some(s.name.span()),
+                    &k("name"),
+                    format!("`{name}` is not a valid step name"),
+                )
+                .with_hint("lower-case letters, digits and `-`, starting with a letter"),
             );
         } else if steps[..i].iter().any(|o| o.name.get_ref() == name) {
-            d.push(src.diag(Some(s.name.span()), &k("name"), format!("step `{name}` is declared twice")));
+            d.push(src.diag(
+                Some(s.name.span()),
+                &k("name"),
+                format!("step `{name}` is declared twice"),
+            ));
         }
         match s.title.get(PORTAL_LANGS[0]) {
             Some(t) if !t.trim().is_empty() && !t.contains(['\t', '\n']) => {}
-            _ => d.push(src.diag(None, &k("title"), format!("needs a one-line `{}` text", PORTAL_LANGS[0]))),
+            _ => d.push(src.diag(
+                None,
+                &k("title"),
+                format!("needs a one-line `{}` text", PORTAL_LANGS[0]),
+            )),
         }
-        for lang in s.title.keys().filter(|l| !PORTAL_LANGS.contains(&l.as_str())) {
+        for lang in s
+            .title
+            .keys()
+            .filter(|l| !PORTAL_LANGS.contains(&l.as_str()))
+        {
             d.push(
-                src.diag(None, &format!("{}.{lang}", k("title")), "the portal has no such language")
-                    .with_hint(format!("languages: {}", PORTAL_LANGS.join(", "))),
+                src.diag(
+                    None,
+                    &format!("{}.{lang}", k("title")),
+                    "the portal has no such language",
+                )
+                .with_hint(format!("languages: {}", PORTAL_LANGS.join(", "))),
             );
         }
         let run = s.run.get_ref();
         if !run.starts_with('/') || run.contains(['\t', '\n', '\r']) {
             d.push(
-                src.diag(Some(s.run.span()), &k("run"), "must be one line starting with the command's absolute path")
-                    .with_hint("e.g. run = \"/usr/lib/clic/yunohost-firstboot postinstall\""),
+                src.diag(
+                    Some(s.run.span()),
+                    &k("run"),
+                    "must be one line starting with the command's absolute path",
+                )
+                .with_hint("e.g. run = \"/usr/lib/clic/yunohost-firstboot postinstall\""),
             );
         }
         if s.timeout_minutes == 0 || s.timeout_minutes > 24 * 60 {

@@ -1,0 +1,689 @@
+//! Extra apt repositories and first-boot steps, with real parts only: a
+//! signed apt repository made in the test (gpg with throwaway keys,
+//! dpkg-deb, apt-ftparchive: `tests/fixtures/make-apt-repo.sh`) served by
+//! `python3 -m http.server` on 127.0.0.1, layers written in the test that
+//! use it, real `clic build` (mmdebstrap from the Debian mirror) and QEMU
+//! boots.
+//!
+//! - a tampered Release, a key that did not sign the repository, and a key
+//!   file that is not the pinned one each stop the build before anything
+//!   is made, naming the repository and the layer;
+//! - a package whose maintainer script leaves a process running in the
+//!   tree fails the build, naming the process, which is stopped;
+//! - an image with the repository's package: the key is in
+//!   /usr/share/keyrings and the source uses it; booted twice (writes
+//!   kept), the step that succeeds runs once, the step that fails is shown
+//!   failed on the portal's about page (fetched over HTTP from the box) and
+//!   succeeds at the second boot.
+//!
+//! They need root, the Debian mirror and minutes: `#[ignore]`d for a plain
+//! `cargo test`, run by `make test`. Work files and serial logs are kept in
+//! target/tmp/clic-apt-tests/.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+const EPOCH: &str = "1735689600";
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn run(mut c: Command) -> Output {
+    let out = c.output().expect("run a command");
+    assert!(
+        out.status.success(),
+        "{c:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        tail(&String::from_utf8_lossy(&out.stdout), 30),
+        tail(&String::from_utf8_lossy(&out.stderr), 60)
+    );
+    out
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `python3 -m http.server` on 127.0.0.1 for one directory; stopped when
+/// dropped.
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let port = free_port();
+        let child = Command::new("python3")
+            .args(["-m", "http.server", "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .arg(port.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "http.server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Server { child, port }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One test's world: the generated repository (and a tampered copy)
+/// served over HTTP, and a data directory with the project's profiles and
+/// layers plus the test layers that use the repository.
+struct World {
+    dir: PathBuf,
+    data: PathBuf,
+    server: Server,
+    fingerprint: String,
+}
+
+impl World {
+    fn new(tag: &str) -> World {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("clic-apt-tests")
+            .join(tag);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let gen = dir.join("gen");
+        run({
+            let mut c = Command::new("bash");
+            c.arg(repo().join("tests/fixtures/make-apt-repo.sh"))
+                .arg(&gen);
+            c
+        });
+        // What the server shows: the repository as made, and a copy whose
+        // InRelease was changed after signing (one more line in it).
+        let www = dir.join("www");
+        std::fs::create_dir_all(&www).unwrap();
+        for name in ["good", "tampered"] {
+            run({
+                let mut c = Command::new("cp");
+                c.arg("-a").arg(gen.join("repo")).arg(www.join(name));
+                c
+            });
+        }
+        let inrelease = www.join("tampered/dists/clic-test/InRelease");
+        let text = std::fs::read_to_string(&inrelease).unwrap();
+        let tampered = text.replacen(
+            "Suite: clic-test\n",
+            "Suite: clic-test\nNotAutomatic: no\n",
+            1,
+        );
+        assert_ne!(text, tampered);
+        std::fs::write(&inrelease, tampered).unwrap();
+        let server = Server::start(&www);
+
+        let data = dir.join("data");
+        std::fs::create_dir_all(data.join("overlays")).unwrap();
+        for d in ["profiles", "firmware"] {
+            std::os::unix::fs::symlink(repo().join(d), data.join(d)).unwrap();
+        }
+        for e in std::fs::read_dir(repo().join("overlays")).unwrap() {
+            let e = e.unwrap();
+            std::os::unix::fs::symlink(e.path(), data.join("overlays").join(e.file_name()))
+                .unwrap();
+        }
+        let fpr = |f: &str| {
+            std::fs::read_to_string(gen.join(f))
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+        let w = World {
+            fingerprint: fpr("repo.fpr"),
+            dir,
+            data,
+            server,
+        };
+        let (good, other) = (fpr("repo.fpr"), fpr("other.fpr"));
+        w.layer("apt-test", "good", "repo.asc", &good, "clic-apt-test", true);
+        w.layer(
+            "apt-tampered",
+            "tampered",
+            "repo.asc",
+            &good,
+            "clic-apt-test",
+            false,
+        );
+        w.layer(
+            "apt-wrongkey",
+            "good",
+            "other.asc",
+            &other,
+            "clic-apt-test",
+            false,
+        );
+        w.layer(
+            "apt-mismatch",
+            "good",
+            "repo.asc",
+            &other,
+            "clic-apt-test",
+            false,
+        );
+        w.layer(
+            "apt-stray",
+            "good",
+            "repo.asc",
+            &good,
+            "clic-apt-stray",
+            false,
+        );
+        w
+    }
+
+    /// A layer using the repository at `/<path>/` with key file `key`
+    /// pinned to `pin`, installing `package`; with `steps`, two first-boot
+    /// steps from the package.
+    fn layer(&self, name: &str, path: &str, key: &str, pin: &str, package: &str, steps: bool) {
+        let dir = self.data.join("overlays").join(name);
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::copy(self.dir.join("gen").join(key), dir.join("keys/repo.asc")).unwrap();
+        let mut t = format!(
+            "description = \"test layer {name}: {package} from a signed repository\"\n\
+             needs = [\"firstboot\"]\n\
+             packages = [\"{package}\"]\n\n\
+             [[apt]]\n\
+             name = \"testrepo\"\n\
+             url = \"http://127.0.0.1:{port}/{path}/\"\n\
+             suite = \"clic-test\"\n\
+             components = [\"main\"]\n\
+             key = \"keys/repo.asc\"\n\
+             fingerprint = \"{pin}\"\n",
+            port = self.server.port
+        );
+        if steps {
+            t.push_str(
+                "\n[[firstboot]]\nname = \"hello\"\ntitle = { fr = \"Bonjour\", en = \"Hello\" }\nrun = \"/usr/bin/clic-apt-hello\"\n\
+                 \n[[firstboot]]\nname = \"flaky\"\ntitle = { fr = \"Étape fragile\", en = \"Flaky step\" }\nrun = \"/usr/bin/clic-apt-flaky\"\n",
+            );
+        }
+        std::fs::write(dir.join("layer.toml"), t).unwrap();
+    }
+
+    /// A spec for the default PC board with these layers.
+    fn spec(&self, name: &str, layers: &[&str]) -> PathBuf {
+        let list: Vec<String> = layers.iter().map(|l| format!("\"{l}\"")).collect();
+        let p = self.dir.join(format!("{name}.toml"));
+        std::fs::write(
+            &p,
+            format!(
+                "name = \"{name}\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [{}]\n\n[system]\nhostname = \"clic\"\n",
+                list.join(", ")
+            ),
+        )
+        .unwrap();
+        p
+    }
+
+    fn clic(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
+        c.current_dir(&self.dir)
+            .env("CLIC_DATA", &self.data)
+            .env("SOURCE_DATE_EPOCH", EPOCH);
+        c
+    }
+
+    /// `clic build SPEC --out DIR`: (output, out dir).
+    fn build(&self, spec: &Path) -> (Output, PathBuf) {
+        let out = self.dir.join("out").join(spec.file_stem().unwrap());
+        let o = self
+            .clic()
+            .arg("build")
+            .arg(spec)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        (o, out)
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Files an output directory holds (none may be left by a failed build).
+fn files_in(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs root and the Debian mirror; run by make test"]
+fn bad_signatures_and_keys_stop_the_build_before_any_work() {
+    let w = World::new("refusals");
+    for (layer, want) in [
+        // The InRelease was changed after it was signed.
+        ("apt-tampered", "BADSIG"),
+        // The pinned key is not the one that signed the repository.
+        ("apt-wrongkey", "NO_PUBKEY"),
+    ] {
+        let spec = w.spec(layer, &["base", layer]);
+        let t = Instant::now();
+        let (o, out) = w.build(&spec);
+        let err = stderr(&o);
+        assert!(
+            !o.status.success(),
+            "{layer}: the build passed:\n{}",
+            tail(&err, 20)
+        );
+        assert!(
+            err.contains(&format!("apt repository `testrepo` of layer `{layer}`"))
+                && err.contains("Release signature does not verify")
+                && err.contains(want),
+            "{layer}: {}",
+            tail(&err, 20)
+        );
+        // Refused before mmdebstrap: nothing was made.
+        assert!(
+            !err.contains("\nI: ") && !err.contains("[2/6]"),
+            "{}",
+            tail(&err, 20)
+        );
+        assert!(files_in(&out).is_empty(), "{layer}: {:?}", files_in(&out));
+        eprintln!("{layer}: refused in {:.1} s", t.elapsed().as_secs_f64());
+    }
+    // A key file that is not the pinned one: refused by `clic check` and
+    // `clic build` alike, naming file, line and key.
+    let spec = w.spec("apt-mismatch", &["base", "apt-mismatch"]);
+    let check = w.clic().arg("check").arg(&spec).output().unwrap();
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    let err = stderr(&check);
+    assert!(
+        err.contains("apt-mismatch/layer.toml:11:")
+            && err.contains("`apt[0].fingerprint`")
+            && err.contains(&format!("has fingerprint {}", w.fingerprint)),
+        "{err}"
+    );
+    let (o, out) = w.build(&spec);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`apt[0].fingerprint`"));
+    assert!(files_in(&out).is_empty());
+}
+
+#[test]
+#[ignore = "needs root and the Debian mirror; run by make test"]
+fn a_process_left_running_in_the_tree_fails_the_build() {
+    let w = World::new("stray");
+    let spec = w.spec("apt-stray", &["apt-stray"]);
+    let (o, out) = w.build(&spec);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{}", tail(&err, 20));
+    assert!(
+        err.contains("processes are still running inside the image tree")
+            && err.contains("`sleep 3600`"),
+        "{}",
+        tail(&err, 20)
+    );
+    assert!(files_in(&out).is_empty(), "{:?}", files_in(&out));
+    // It was stopped.
+    std::thread::sleep(Duration::from_millis(500));
+    let left = Command::new("pgrep")
+        .args(["-f", "-x", "sleep 3600"])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "still running: {}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// A `clic boot --persist --keep-running` in the background, stopped (Ctrl-C)
+/// when dropped.
+struct Boot {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Boot {
+    fn start(w: &World, img: &Path, tag: &str) -> Boot {
+        let port = free_port();
+        let log = w.dir.join(format!("serial-{tag}.log"));
+        let err_path = w.dir.join(format!("clic-boot-{tag}.err"));
+        let child = w
+            .clic()
+            .arg("boot")
+            .arg(img)
+            .args(["--persist", "--keep-running", "--quiet", "--timeout", "600"])
+            .args(["--until", "clic-ready:.*memory"])
+            .args(["--forward", &format!("127.0.0.1:{port}:80")])
+            .args(["--http-check", "/"])
+            .arg("--log")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap();
+        let mut b = Boot { child, port, log };
+        let deadline = Instant::now() + Duration::from_secs(700);
+        loop {
+            let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+            if text.contains("clic: the box is up") {
+                return b;
+            }
+            if let Ok(Some(st)) = b.child.try_wait() {
+                panic!(
+                    "clic boot ended ({st}) before the box was up:\n{}\nserial:\n{}",
+                    tail(&text, 20),
+                    tail(&b.serial(), 40)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not up:\n{}",
+                tail(&b.serial(), 40)
+            );
+            std::thread::sleep(Duration::from_secs(2));
+        }
+    }
+
+    fn serial(&self) -> String {
+        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
+    }
+
+    fn get(&self, path: &str) -> String {
+        let o = Command::new("curl")
+            .args(["-sS", "--fail", "--max-time", "60"])
+            .arg(format!("http://127.0.0.1:{}{path}", self.port))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "GET {path}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Ctrl-C `clic boot` (QEMU stops); the serial log.
+    fn stop(mut self) -> String {
+        self.interrupt();
+        self.serial()
+    }
+
+    fn interrupt(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Boot {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.interrupt();
+        }
+    }
+}
+
+/// The `<li>` of a step in a status list.
+fn step_line<'a>(page: &'a str, id: &str) -> &'a str {
+    page.lines()
+        .find(|l| l.contains(&format!("id=\"step-{id}\"")))
+        .unwrap_or_else(|| panic!("no step {id} in:\n{page}"))
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and QEMU; run by make test"]
+fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
+    let w = World::new("image");
+    let spec = w.spec("clic-apt", &["base", "firstboot", "portal", "apt-test"]);
+    let check = w.clic().arg("check").arg(&spec).output().unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let t = Instant::now();
+    let (o, out) = w.build(&spec);
+    assert!(o.status.success(), "{}", tail(&stderr(&o), 40));
+    eprintln!("built in {:.0} s", t.elapsed().as_secs_f64());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("clic-apt.manifest.json")).unwrap())
+            .unwrap();
+    let pkgs = m["packages"].as_array().unwrap();
+    assert!(
+        pkgs.iter()
+            .any(|p| p["name"] == "clic-apt-test" && p["version"] == "1.0"),
+        "clic-apt-test is not in the manifest"
+    );
+
+    // The key and the source, as the box's apt will use them.
+    let img = out.join("clic-apt.img");
+    let root_start = m["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["role"] == "root")
+        .and_then(|p| p["start"].as_u64())
+        .unwrap();
+    let cat = |path: &str| -> String {
+        let o = Command::new("debugfs")
+            .args(["-R", &format!("cat {path}")])
+            .arg(format!("{}?offset={root_start}", img.display()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let key = cat("/usr/share/keyrings/clic-testrepo.asc");
+    let layer_key =
+        std::fs::read_to_string(w.data.join("overlays/apt-test/keys/repo.asc")).unwrap();
+    assert_eq!(key, layer_key, "the layer's key is in /usr/share/keyrings");
+    let sources = cat("/etc/apt/sources.list");
+    assert!(
+        sources.contains(&format!(
+            "deb [signed-by=/usr/share/keyrings/clic-testrepo.asc] http://127.0.0.1:{}/good/ clic-test main",
+            w.server.port
+        )),
+        "{sources}"
+    );
+
+    // First boot: hello runs and succeeds, flaky fails; the about pages say
+    // so, live.
+    let b = Boot::start(&w, &img, "boot1");
+    let fr = b.get("/about.html");
+    let en = b.get("/en/about.html");
+    let serial1 = b.stop();
+    assert!(
+        serial1.contains("CLIC-APT-TEST: hello run 1"),
+        "{}",
+        tail(&serial1, 60)
+    );
+    assert!(
+        serial1.contains("CLIC-APT-TEST: flaky run 1 fails"),
+        "{}",
+        tail(&serial1, 60)
+    );
+    let hello = step_line(&en, "apt-test-hello");
+    assert!(
+        hello.contains("class=\"step-done\"") && hello.contains("attempt 1,"),
+        "{hello}"
+    );
+    let flaky = step_line(&en, "apt-test-flaky");
+    assert!(
+        flaky.contains("class=\"step-failed\"")
+            && flaky.contains("failed (exit code 3), tried again at the next boot")
+            && flaky.contains("attempt 1,")
+            && flaky.contains("run 1 failed &lt;on purpose&gt;"),
+        "{flaky}"
+    );
+    assert!(
+        en.contains("Flaky step") && !en.contains("<!--#"),
+        "SSI ran: {en}"
+    );
+    let flaky_fr = step_line(&fr, "apt-test-flaky");
+    assert!(
+        flaky_fr.contains("Étape fragile") && flaky_fr.contains("échec (code 3)"),
+        "{flaky_fr}"
+    );
+
+    // Second boot of the same disk: hello does not run again, flaky is
+    // retried and succeeds.
+    let b = Boot::start(&w, &img, "boot2");
+    let en = b.get("/en/about.html");
+    let serial2 = b.stop();
+    assert!(
+        !serial2.contains("CLIC-APT-TEST: hello run"),
+        "{}",
+        tail(&serial2, 60)
+    );
+    assert!(
+        serial2.contains("CLIC-APT-TEST: flaky run 2 succeeds"),
+        "{}",
+        tail(&serial2, 60)
+    );
+    let hello = step_line(&en, "apt-test-hello");
+    assert!(
+        hello.contains("class=\"step-done\"") && hello.contains("attempt 1,"),
+        "{hello}"
+    );
+    let flaky = step_line(&en, "apt-test-flaky");
+    assert!(
+        flaky.contains("class=\"step-done\"")
+            && flaky.contains("attempt 2,")
+            && !flaky.contains("on purpose"),
+        "{flaky}"
+    );
+}
+
+/// The YunoHost flavour, statically (no network, no root): its spec passes
+/// `clic check` with a warning for the key that is not pinned, `clic
+/// build` refuses it before any work, and its layers render: settings,
+/// first-boot steps chained after the firstboot layer, the about page's
+/// live status include.
+#[test]
+fn the_yunohost_flavour_checks_and_renders() {
+    let spec = repo().join("specs/clic-yunohost.toml");
+    let clic = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
+        c.current_dir(repo()).env("CLIC_DATA", repo());
+        c
+    };
+    let check = clic().arg("check").arg(&spec).output().unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        out.contains("deb [signed-by=/usr/share/keyrings/clic-yunohost.asc] http://forge.yunohost.org/debian/ bookworm stable")
+            && out.contains("step     yunohost-postinstall")
+            && out.contains("step     yunohost-apps"),
+        "{out}"
+    );
+    assert!(
+        stderr(&check)
+            .contains("apt repository `yunohost` of layer `yunohost` has no pinned signing key"),
+        "{}",
+        stderr(&check)
+    );
+    let outdir = tempfile::tempdir().unwrap();
+    let build = clic()
+        .arg("build")
+        .arg(&spec)
+        .arg("--out")
+        .arg(outdir.path())
+        .output()
+        .unwrap();
+    assert!(!build.status.success());
+    assert!(
+        stderr(&build).contains("refusing to build: apt repository `yunohost`"),
+        "{}",
+        stderr(&build)
+    );
+    assert!(files_in(outdir.path()).is_empty());
+
+    let data = clic::data::DataDir { root: repo() };
+    let opts = clic::spec::Options {
+        data: &data,
+        board_override: None,
+    };
+    let r = clic::spec::resolve(&spec, &opts).unwrap();
+    let ctx = clic::build::template_context(&r, EPOCH.parse().unwrap());
+    let root = tempfile::tempdir().unwrap();
+    for l in &r.layers {
+        if let Some(tree) = l.root() {
+            clic::layers::apply::apply_tree(&tree, root.path(), &ctx).unwrap();
+        }
+    }
+    clic::layers::steps::install(root.path(), &ctx.firstboot_steps).unwrap();
+    let read = |p: &str| std::fs::read_to_string(root.path().join(p)).unwrap();
+    let env = read("etc/clic/yunohost.env");
+    assert!(
+        env.contains("DOMAIN=clic.lan\n")
+            && env.contains("ADMIN_USER=clicadmin\n")
+            && env.contains("\nnextcloud\npiwigo\n"),
+        "{env}"
+    );
+    assert!(root.path().join("etc/clic/keep-admin-password").is_file());
+    let apps = read("etc/systemd/system/clic-step-yunohost-apps.service");
+    assert!(
+        apps.contains("Requires=clic-step-yunohost-postinstall.service")
+            && apps.contains("After=clic-firstboot.service network.target clic-step-yunohost-postinstall.service"),
+        "{apps}"
+    );
+    let about = read("var/www/html/en/about.html");
+    assert!(
+        about.contains("<!--# include virtual=\"/clic/firstboot/status.en.html\""),
+        "{about}"
+    );
+    let home = read("var/www/html/index.html");
+    assert!(
+        home.contains("href=\"/yunohost/sso/\""),
+        "the YunoHost tile"
+    );
+
+    // A reserved first user name fails the build, naming the setting.
+    let mut bad = r.clone();
+    bad.settings
+        .get_mut("yunohost")
+        .unwrap()
+        .insert("admin_user".into(), toml::Value::String("admin".into()));
+    let ctx = clic::build::template_context(&bad, 0);
+    let err = clic::layers::apply::apply_tree(
+        &repo().join("overlays/yunohost/root"),
+        tempfile::tempdir().unwrap().path(),
+        &ctx,
+    )
+    .unwrap_err();
+    assert!(
+        format!("{err}").contains("settings.yunohost.admin_user"),
+        "{err}"
+    );
+}
