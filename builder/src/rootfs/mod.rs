@@ -171,12 +171,10 @@ pub fn bootstrap(
         .filter(|a| a.as_os_str() != target.as_os_str())
         .cloned()
         .collect();
-    let mut releases = treecache::releases(&apt.lists).map_err(cache_err(&apt.lists))?;
-    // The extra repositories' Release files too: a changed repository
-    // makes a new tree.
-    for x in &extra {
-        releases.extend(treecache::releases(&x.lists).map_err(cache_err(&x.lists))?);
-    }
+    let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
+        .chain(extra.iter().map(|x| x.lists.as_path()))
+        .collect();
+    let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
     let key = treecache::key(&key_args, req.source_date_epoch, &releases);
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);

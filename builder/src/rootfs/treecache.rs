@@ -53,6 +53,16 @@ pub fn releases(lists: &Path) -> io::Result<Vec<(String, Vec<u8>)>> {
     Ok(v)
 }
 
+/// The Release files of several lists directories: Debian's and those of
+/// the layers' extra repositories (a changed repository makes a new tree).
+pub fn releases_of(dirs: &[&Path]) -> io::Result<Vec<(String, Vec<u8>)>> {
+    let mut v = Vec::new();
+    for d in dirs {
+        v.extend(releases(d)?);
+    }
+    Ok(v)
+}
+
 /// Which cached trees to delete: all but the `keep` most recently used.
 pub fn to_prune(mut entries: Vec<(PathBuf, SystemTime)>, keep: usize) -> Vec<PathBuf> {
     entries.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -89,6 +99,33 @@ mod tests {
             key(&args(&["a", "bc"]), 1, &[])
         );
         assert_eq!(k.len(), 32);
+    }
+
+    #[test]
+    fn an_extra_repositorys_release_is_in_the_key() {
+        let debian = tempfile::tempdir().unwrap();
+        let extra = tempfile::tempdir().unwrap();
+        fs::write(
+            debian
+                .path()
+                .join("deb.debian.org_debian_dists_bookworm_InRelease"),
+            "d",
+        )
+        .unwrap();
+        let rel = extra.path().join("127.0.0.1:1_dists_clic-test_InRelease");
+        fs::write(&rel, "Date: one").unwrap();
+        fs::write(extra.path().join("lock"), "").unwrap();
+        let dirs = [debian.path(), extra.path()];
+        let k = |r: &[(String, Vec<u8>)]| key(&args(&["--include=x"]), 1, r);
+        let one = releases_of(&dirs).unwrap();
+        assert_eq!(one.len(), 2, "{one:?}");
+        assert_ne!(k(&one), k(&releases(debian.path()).unwrap()));
+        fs::write(&rel, "Date: two").unwrap();
+        assert_ne!(
+            k(&one),
+            k(&releases_of(&dirs).unwrap()),
+            "a changed repository makes a new tree"
+        );
     }
 
     #[test]
