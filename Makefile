@@ -61,6 +61,7 @@ bench: deps build
 	bash tests/bench.sh
 	bash tests/bench-boards.sh
 	bash tests/bench-flash.sh
+	bash tests/bench-content.sh
 
 clean:
 	rm -rf $(OUT) target

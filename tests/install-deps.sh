@@ -32,7 +32,7 @@ bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static q
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
       chromium openssh-client zstd zim-tools
-      bmap-tools xz-utils gnupg apt-utils procps)
+      bmap-tools xz-utils gnupg apt-utils procps python3-pip)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
@@ -76,6 +76,12 @@ for a in aarch64 arm; do
     exit 1
   fi
 done
+
+# libzim (PyPI): tests/content.rs writes a real ZIM file with it.
+if ! python3 -c 'import libzim' 2>/dev/null; then
+  python3 -m pip install --quiet libzim 2>/dev/null ||
+    python3 -m pip install --quiet --break-system-packages libzim
+fi
 
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo is missing: install Rust (rustup) first" >&2

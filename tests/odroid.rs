@@ -87,6 +87,8 @@ fn data_for(board: &str, manifest: &str) -> (PathBuf, bool) {
     std::fs::create_dir_all(data.join("firmware")).unwrap();
     std::fs::create_dir_all(data.join("profiles")).unwrap();
     std::os::unix::fs::symlink(repo.join("overlays"), data.join("overlays")).unwrap();
+    // The default spec's content packs.
+    std::os::unix::fs::symlink(repo.join("content"), data.join("content")).unwrap();
     std::os::unix::fs::symlink(repo.join("profiles/loaders"), data.join("profiles/loaders"))
         .unwrap();
     let standin = format!("{manifest}-standin");

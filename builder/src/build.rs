@@ -318,6 +318,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         apply::apply_tree(o, &root, &ctx)?;
     }
     let data_tree = work.path().join("data");
+    let stage_started = Instant::now();
     let staged = content::stage::stage(
         &r.content,
         &on_data,
@@ -331,11 +332,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         &ctx,
     )?;
     if staged.files > 0 {
+        let secs = stage_started.elapsed().as_secs_f64();
         eprintln!(
-            "clic: content: {} files, {} ({} on the data partition), verified and linked from the cache",
+            "clic: content: {} files, {} ({} on the data partition), verified and linked from the cache in {secs:.1} s ({:.0} MB/s)",
             staged.files,
             human(staged.bytes),
-            human(staged.data_bytes)
+            human(staged.data_bytes),
+            staged.bytes as f64 / 1e6 / secs.max(1e-3)
         );
     }
     let data_fs_uuid = layout::seeded_uuid(&seed, "data-fs");

@@ -170,3 +170,101 @@ pub fn missing_report(missing: &[Missing]) -> String {
     ));
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::pack::Kind;
+
+    fn item(id: &str, bytes: &[u8], source: ItemSource) -> Item {
+        use sha2::Digest;
+        Item {
+            id: id.into(),
+            title: id.into(),
+            description: String::new(),
+            language: "fr".into(),
+            kind: Kind::Pdf,
+            licence: "CC0-1.0".into(),
+            attribution: "t".into(),
+            source,
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+            cover: None,
+            tags: vec![],
+        }
+    }
+
+    fn pack(items: Vec<Item>) -> Pack {
+        Pack {
+            id: "p".into(),
+            title: "P".into(),
+            description: String::new(),
+            languages: vec!["fr".into()],
+            items,
+            path: PathBuf::from("/p.toml"),
+        }
+    }
+
+    #[test]
+    fn offline_lists_every_missing_item_with_its_size_and_copies_local_files() {
+        let t = tempfile::tempdir().unwrap();
+        let local = t.path().join("a.pdf");
+        fs::write(&local, b"local bytes").unwrap();
+        let cache = ContentCache {
+            dir: t.path().join("cache"),
+        };
+        let packs = [pack(vec![
+            item("a", b"local bytes", ItemSource::Path(local)),
+            item("b", &[7; 3000], ItemSource::Url("https://example.org/b.pdf".into())),
+            item("c", &[8; 5], ItemSource::Url("https://example.org/c.pdf".into())),
+        ])];
+        let e = cache.ensure(&packs, true).unwrap_err().to_string();
+        assert!(e.starts_with("2 content items are not in the cache"), "{e}");
+        assert!(e.contains("p/b: 3 KiB (3000 bytes) from https://example.org/b.pdf"), "{e}");
+        assert!(e.contains("total: 2 items, 3 KiB (3005 bytes)"), "{e}");
+        assert!(cache.has(&packs[0].items[0]), "the local file is in the cache");
+        assert!(cache.verify(&packs[0].items[0]).is_ok());
+    }
+
+    #[test]
+    fn a_changed_cache_file_is_refused_and_removed() {
+        let t = tempfile::tempdir().unwrap();
+        let cache = ContentCache {
+            dir: t.path().to_owned(),
+        };
+        let it = item("a", b"abc", ItemSource::Url("https://example.org/a".into()));
+        fs::create_dir_all(t.path().join("sha256")).unwrap();
+        fs::write(cache.path(&it.sha256), b"abd").unwrap();
+        assert!(cache.has(&it), "same size");
+        let e = cache.verify(&it).unwrap_err().to_string();
+        assert!(e.contains("item `a`") && e.contains("not its pin"), "{e}");
+        assert!(!cache.path(&it.sha256).exists());
+    }
+
+    #[test]
+    fn a_partial_download_resumes_and_a_wrong_one_is_deleted() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src.bin");
+        let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        fs::write(&src, &bytes).unwrap();
+        let it = item("a", &bytes, ItemSource::Path(src.clone()));
+        let cache = ContentCache {
+            dir: t.path().join("cache"),
+        };
+        // Half of it is already there, from an interrupted download.
+        let dest = cache.path(&it.sha256);
+        fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        let partial = crate::fetch::partial_path(&dest);
+        fs::write(&partial, &bytes[..50_000]).unwrap();
+        cache.fetch(&it).unwrap();
+        assert_eq!(fs::read(&dest).unwrap(), bytes);
+        assert!(!partial.exists());
+        // A partial file with wrong bytes gives a file that fails its pin:
+        // refused, and nothing is left.
+        fs::remove_file(&dest).unwrap();
+        fs::write(&partial, vec![0u8; 50_000]).unwrap();
+        let e = cache.fetch(&it).unwrap_err().to_string();
+        assert!(e.contains("refused and deleted"), "{e}");
+        assert!(!partial.exists() && !dest.exists());
+    }
+}

@@ -55,11 +55,17 @@ pub fn content_items(packs: &[crate::content::Pack]) -> Vec<ContentItem> {
         .into_iter()
         .flat_map(|p| p.items)
         .map(|i| ContentItem {
+            // A site is read in place; anything else opens or downloads
+            // the file (kiwix's own link answers with a redirect).
+            link: if i.kind == "html" {
+                i.read.unwrap_or(i.link)
+            } else {
+                i.link
+            },
             title: i.title,
             language: i.language,
             kind: i.kind,
             licence: i.licence,
-            link: i.read.unwrap_or(i.link),
             size: i.size,
         })
         .collect()
