@@ -215,14 +215,28 @@ mod tests {
         };
         let packs = [pack(vec![
             item("a", b"local bytes", ItemSource::Path(local)),
-            item("b", &[7; 3000], ItemSource::Url("https://example.org/b.pdf".into())),
-            item("c", &[8; 5], ItemSource::Url("https://example.org/c.pdf".into())),
+            item(
+                "b",
+                &[7; 3000],
+                ItemSource::Url("https://example.org/b.pdf".into()),
+            ),
+            item(
+                "c",
+                &[8; 5],
+                ItemSource::Url("https://example.org/c.pdf".into()),
+            ),
         ])];
         let e = cache.ensure(&packs, true).unwrap_err().to_string();
         assert!(e.starts_with("2 content items are not in the cache"), "{e}");
-        assert!(e.contains("p/b: 3 KiB (3000 bytes) from https://example.org/b.pdf"), "{e}");
+        assert!(
+            e.contains("p/b: 3 KiB (3000 bytes) from https://example.org/b.pdf"),
+            "{e}"
+        );
         assert!(e.contains("total: 2 items, 3 KiB (3005 bytes)"), "{e}");
-        assert!(cache.has(&packs[0].items[0]), "the local file is in the cache");
+        assert!(
+            cache.has(&packs[0].items[0]),
+            "the local file is in the cache"
+        );
         assert!(cache.verify(&packs[0].items[0]).is_ok());
     }
 
