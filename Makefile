@@ -29,8 +29,10 @@ image: deps build
 # Debian mirror; the first run fills the package cache).
 # Boots beyond what every run must prove (tests named extra_boot_*) are
 # left to test-boards.
+# The integration test binaries run two at a time (tests/run-integration.sh).
 test: deps lint
-	$(CARGO) test --locked --workspace -- --include-ignored --test-threads=2 --skip extra_boot_
+	$(CARGO) test --locked --workspace --lib --bins
+	bash tests/run-integration.sh --include-ignored --test-threads=2 --skip extra_boot_
 
 # Build the default spec for every board profile and run the static boot
 # check on each image (boards of one architecture share the Debian tree;

@@ -176,7 +176,7 @@ impl RunningBox {
         c.arg("boot")
             .arg(img)
             .args(["--memory", memory, "--until", "clic-ready:.*memory"])
-            .args(["--timeout", "600", "--quiet", "--keep-running"])
+            .args(["--timeout", "900", "--quiet", "--keep-running"])
             .args(["--forward", &format!("127.0.0.1:{port}:80")])
             .args(["--forward", &format!("127.0.0.1:{ssh_port}:22")])
             .args(
@@ -265,7 +265,7 @@ fn boot_persist(img: &Path, tag: &str, until: &str) -> String {
     let mut c = clic();
     c.arg("boot")
         .arg(img)
-        .args(["--persist", "--until", until, "--timeout", "700", "--quiet"])
+        .args(["--persist", "--until", until, "--timeout", "900", "--quiet"])
         .arg("--log")
         .arg(&log);
     run(c);

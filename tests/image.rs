@@ -112,8 +112,10 @@ fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
             firmware,
             "--until",
             "login:",
+            // A bound for a hung boot, not a speed check: CI runs two
+            // test binaries at once on two cores.
             "--timeout",
-            "400",
+            "900",
             "--quiet",
         ])
         .args(["--forward", &format!("127.0.0.1:{port}:80")])

@@ -328,7 +328,7 @@ fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)]) -> String {
         .arg(dir.join("out").join(format!("{name}.img")))
         // The whole verdict line: the console is read no further than the match.
         .args(["--until", "CLIC-WIFI: DONE pass=[0-9]+ fail=[0-9]+"])
-        .args(["--timeout", "600", "--quiet"])
+        .args(["--timeout", "900", "--quiet"])
         .arg("--log")
         .arg(&log);
     let out = c.output().expect("run clic boot");

@@ -272,7 +272,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             "mmdebstrap {} {} ({} packages requested{})",
             r.suite,
             profile.arch,
-            r.packages.len(),
+            r.packages.len() + r.extra_packages.len(),
             if opts.offline { ", offline" } else { "" }
         ),
     );
@@ -282,6 +282,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         mirror: r.mirror.clone(),
         components: profile.components.clone(),
         packages: r.packages.clone(),
+        extra_packages: r.extra_packages.clone(),
         source_date_epoch: epoch,
         initramfs_modules: profile.initramfs_modules.clone(),
         extra: crate::spec::apt::repos(&r.layers),

@@ -99,11 +99,20 @@ impl Cmd {
         self
     }
 
+    /// The command line for messages: a script given as one argument
+    /// (`sh -c SCRIPT`) shows as its first line and the number of lines.
     pub fn cmdline(&self) -> String {
         let mut s = shell_quote(&self.program.to_string_lossy());
         for a in &self.args {
             s.push(' ');
-            s.push_str(&shell_quote(&a.to_string_lossy()));
+            let a = a.to_string_lossy();
+            match a.trim_end().split_once('\n') {
+                Some((first, _)) => {
+                    let lines = a.trim_end().lines().count();
+                    s.push_str(&shell_quote(&format!("{first} … ({lines}-line script)")));
+                }
+                None => s.push_str(&shell_quote(&a)),
+            }
         }
         s
     }
@@ -291,6 +300,12 @@ mod tests {
         assert!(msg.contains("sh -c"), "{msg}");
         assert!(msg.contains("boom"), "{msg}");
         assert!(msg.contains("exit status: 3"), "{msg}");
+    }
+
+    #[test]
+    fn a_script_argument_shows_as_its_first_line() {
+        let c = Cmd::new("sh").args(["-c", "set -eu\necho a\necho b\n", "name", "x y"]);
+        assert_eq!(c.cmdline(), "sh -c 'set -eu … (3-line script)' name 'x y'");
     }
 
     #[test]

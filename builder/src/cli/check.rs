@@ -53,6 +53,9 @@ pub fn run(a: CheckArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
             .join(", ")
     );
     println!("  packages {}", r.packages.join(" "));
+    if !r.extra_packages.is_empty() {
+        println!("  extra    {} (board and spec)", r.extra_packages.join(" "));
+    }
     println!(
         "  system   hostname={} locale={} timezone={}",
         r.hostname, r.locale, r.timezone

@@ -10,8 +10,13 @@ pub struct RootfsRequest {
     pub suite: String,
     pub mirror: String,
     pub components: Vec<String>,
-    /// Sorted, deduplicated.
+    /// The shared tree: the kernel and the layers' packages, the same for
+    /// every board of this architecture. Sorted, deduplicated.
     pub packages: Vec<String>,
+    /// Installed on top of the shared tree: the board's own packages
+    /// (firmware, bootloader) and the spec's. Sorted, deduplicated, none of
+    /// them in `packages`.
+    pub extra_packages: Vec<String>,
     pub source_date_epoch: i64,
     /// `MODULES=list` initramfs with these modules (empty: Debian's default).
     pub initramfs_modules: Vec<String>,
@@ -53,7 +58,6 @@ pub const DPKG_EXCLUDES: &[&str] = &[
 pub const INITRAMFS_CONF: &str = "etc/initramfs-tools/conf.d/clic.conf";
 pub const INITRAMFS_MODULES: &str = "usr/share/initramfs-tools/modules.d/clic";
 const DEFER_INITRAMFS: &str = "chroot \"$1\" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.clic-real --add /usr/sbin/update-initramfs && printf '#!/bin/sh\\necho clic: update-initramfs deferred >&2\\n' > \"$1/usr/sbin/update-initramfs\" && chmod 755 \"$1/usr/sbin/update-initramfs\"";
-const RUN_INITRAMFS: &str = "rm -f \"$1/usr/sbin/update-initramfs\" && chroot \"$1\" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs && if ls \"$1\"/boot/vmlinuz-* >/dev/null 2>&1; then chroot \"$1\" update-initramfs -c -k all; fi";
 pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
 const OFFLINE_APT_CONF: &str =
     "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
@@ -95,20 +99,6 @@ pub fn mmdebstrap_command(
             .into(),
     );
     a.push(format!("--setup-hook=sync-in '{archives}' /var/cache/apt/archives/").into());
-    if !req.initramfs_modules.is_empty() {
-        // Before any kernel is installed: initramfs-tools then builds a
-        // small initramfs with just these modules (MODULES=most runs
-        // thousands of processes, minutes each under qemu-user). Neither
-        // file belongs to a package, so kernel updates on the device keep
-        // the same settings.
-        a.push(
-            format!(
-                "--setup-hook=mkdir -p \"$1/etc/initramfs-tools/conf.d\" \"$1/usr/share/initramfs-tools/modules.d\" && printf 'MODULES=list\\n' > \"$1/{INITRAMFS_CONF}\" && printf '%s\\n' {} > \"$1/{INITRAMFS_MODULES}\"",
-                req.initramfs_modules.join(" ")
-            )
-            .into(),
-        );
-    }
     // The indices were refreshed (or, offline, kept) in the cache before:
     // the tree is built from exactly the lists its cache key was made of.
     a.push(format!("--setup-hook=sync-in '{lists}' /var/lib/apt/lists/").into());
@@ -134,12 +124,12 @@ pub fn mmdebstrap_command(
         );
     }
     a.push("--skip=update".into());
-    // update-initramfs runs once, at the end, instead of once per kernel
-    // postinst and again from the initramfs-tools trigger (minutes each
-    // under qemu-user). The diversion is removed again: kernel updates on
-    // the device run the real tool.
+    // update-initramfs does nothing in the shared tree (it would run once
+    // per kernel postinst and again from the initramfs-tools trigger,
+    // minutes each under qemu-user): the board stage makes the one
+    // initramfs, with the board's modules, and removes the diversion, so
+    // kernel updates on the device run the real tool.
     a.push(format!("--essential-hook={DEFER_INITRAMFS}").into());
-    a.push(format!("--customize-hook={RUN_INITRAMFS}").into());
     if offline {
         // Any download attempt (a package missing from the cache) fails at
         // once instead of quietly reaching the network: port 9 is discard.
@@ -165,6 +155,86 @@ pub fn mmdebstrap_command(
     for x in extra {
         a.push(x.line.clone().into());
     }
+    ("unshare".into(), a)
+}
+
+/// The board stage, run in the unpacked shared tree: install the board's
+/// and the spec's packages with the tree's own apt (daemons kept from
+/// starting by `policy-rc.d`), then make the one initramfs with the
+/// board's modules. Its own mount and PID namespaces: the mounts, and any
+/// process a maintainer script leaves behind, end with it.
+const BOARD_STAGE: &str = r#"set -eu
+t=$1 archives=$2 offline=$3 modules=$4
+shift 4
+mount -t proc proc "$t/proc"
+mount -t sysfs sysfs "$t/sys"
+mount --rbind /dev "$t/dev"
+mkdir -p "$t/var/cache/apt/archives" "$t/var/lib/apt/lists"
+mount --bind "$archives" "$t/var/cache/apt/archives"
+mount -t tmpfs tmpfs "$t/var/lib/apt/lists"
+mkdir "$t/var/lib/apt/lists/partial"
+while [ "$1" != -- ]; do
+  find "$1" -maxdepth 1 -type f -name '*_*' -exec cp -p {} "$t/var/lib/apt/lists/" +
+  shift
+done
+shift
+printf '#!/bin/sh\nexit 101\n' > "$t/usr/sbin/policy-rc.d"
+chmod 755 "$t/usr/sbin/policy-rc.d"
+if [ "$offline" = offline ]; then
+  printf '%s\n' 'Acquire::http::Proxy "http://127.0.0.1:9";' 'Acquire::https::Proxy "http://127.0.0.1:9";' > "$t/OFFLINE_APT_FILE"
+fi
+if [ -n "$modules" ]; then
+  mkdir -p "$t/etc/initramfs-tools/conf.d" "$t/usr/share/initramfs-tools/modules.d"
+  printf 'MODULES=list\n' > "$t/INITRAMFS_CONF"
+  printf '%s\n' $modules > "$t/INITRAMFS_MODULES"
+fi
+if [ $# -gt 0 ]; then
+  chroot "$t" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"
+fi
+rm -f "$t/OFFLINE_APT_FILE" "$t/usr/sbin/policy-rc.d"
+rm -f "$t/usr/sbin/update-initramfs"
+chroot "$t" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+if ls "$t"/boot/vmlinuz-* >/dev/null 2>&1; then
+  chroot "$t" update-initramfs -c -k all
+fi
+"#;
+
+/// The board stage's command line (see [`BOARD_STAGE`]): the tree's apt
+/// sees the Debian lists and the extra repositories' (`extra`), copied
+/// onto a tmpfs that ends with the stage.
+pub fn board_stage_command(
+    req: &RootfsRequest,
+    cache: &AptCache,
+    extra: &[ExtraSource],
+    offline: bool,
+    target: &Path,
+) -> (String, Vec<OsString>) {
+    let script = BOARD_STAGE
+        .replace("OFFLINE_APT_FILE", OFFLINE_APT_FILE)
+        .replace("INITRAMFS_CONF", INITRAMFS_CONF)
+        .replace("INITRAMFS_MODULES", INITRAMFS_MODULES);
+    let mut a: Vec<OsString> = vec![
+        "--mount".into(),
+        "--propagation".into(),
+        "private".into(),
+        "--pid".into(),
+        "--fork".into(),
+        "--kill-child".into(),
+        "--".into(),
+        "sh".into(),
+        "-c".into(),
+        script.into(),
+        "clic-board-stage".into(),
+        target.into(),
+        cache.archives.clone().into(),
+        if offline { "offline" } else { "online" }.into(),
+        req.initramfs_modules.join(" ").into(),
+        cache.lists.clone().into(),
+    ];
+    a.extend(extra.iter().map(|x| x.lists.clone().into()));
+    a.push("--".into());
+    a.extend(req.extra_packages.iter().map(OsString::from));
     ("unshare".into(), a)
 }
 
@@ -234,6 +304,7 @@ mod tests {
             mirror: "http://deb.debian.org/debian".into(),
             components: vec!["main".into()],
             packages: vec!["linux-image-amd64".into(), "nginx".into()],
+            extra_packages: Vec::new(),
             source_date_epoch: 1_700_000_000,
             initramfs_modules: Vec::new(),
             extra: Vec::new(),
@@ -315,36 +386,70 @@ mod tests {
     }
 
     #[test]
-    fn initramfs_is_made_once_at_the_end() {
-        let (_, args) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+    fn the_shared_tree_defers_the_initramfs_to_the_board_stage() {
+        let mut r = req();
+        r.initramfs_modules = vec!["ext4".into(), "mmc_block".into()];
+        r.extra_packages = vec!["raspi-firmware".into()];
+        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
         let args = strings(&args);
-        let defer = args
-            .iter()
-            .position(|a| a.starts_with("--essential-hook=") && a.contains("dpkg-divert"));
-        let run = args.iter().position(|a| {
-            a.starts_with("--customize-hook=") && a.contains("update-initramfs -c -k all")
-        });
-        assert!(defer.is_some() && run.is_some(), "{args:?}");
-        assert!(args[run.unwrap()].contains("--remove /usr/sbin/update-initramfs"));
+        assert!(
+            args.iter()
+                .any(|a| a.starts_with("--essential-hook=") && a.contains("dpkg-divert")),
+            "{args:?}"
+        );
+        // Nothing board-specific: boards of one architecture share it.
+        assert!(!args.iter().any(|a| a.contains("update-initramfs -c")));
+        assert!(!args.iter().any(|a| a.contains("MODULES=list")));
+        assert!(!args.iter().any(|a| a.contains("raspi-firmware")));
+        let (_, same) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+        assert_eq!(args, strings(&same));
     }
 
     #[test]
-    fn a_module_list_makes_a_small_initramfs() {
+    fn the_board_stage_installs_the_extras_then_makes_the_initramfs() {
         let mut r = req();
-        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
-        assert!(!strings(&args).iter().any(|a| a.contains("MODULES=list")));
         r.initramfs_modules = vec!["ext4".into(), "mmc_block".into()];
-        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        r.extra_packages = vec!["raspi-firmware".into(), "wpasupplicant".into()];
+        let x = ExtraSource {
+            line: "deb [signed-by=/usr/share/keyrings/clic-t.asc] http://r/ s main".into(),
+            key: "/c/keys/ab.asc".into(),
+            keyring: "/usr/share/keyrings/clic-t.asc".into(),
+            lists: "/c/extra/t/lists".into(),
+        };
+        let (prog, args) = board_stage_command(&r, &cache(), &[x], false, Path::new("/w/root"));
         let args = strings(&args);
-        let hook = args
-            .iter()
-            .find(|a| a.contains("MODULES=list"))
-            .expect("initramfs hook");
-        assert!(hook.starts_with("--setup-hook="), "{hook}");
-        assert!(
-            hook.contains("ext4 mmc_block") && hook.contains(INITRAMFS_MODULES),
-            "{hook}"
+        assert_eq!(prog, "unshare");
+        for flag in ["--mount", "--pid", "--fork", "--kill-child"] {
+            assert!(args.contains(&flag.to_owned()), "{flag} in {args:?}");
+        }
+        let n = args.len();
+        assert_eq!(
+            &args[n - 9..],
+            [
+                "/w/root",
+                "/c/archives",
+                "online",
+                "ext4 mmc_block",
+                "/c/lists",
+                "/c/extra/t/lists",
+                "--",
+                "raspi-firmware",
+                "wpasupplicant"
+            ]
         );
+        let script = &args[args.iter().position(|a| a == "-c").expect("sh -c") + 1];
+        let install = script.find("apt-get install").expect("install");
+        let initramfs = script
+            .find("update-initramfs -c -k all")
+            .expect("initramfs");
+        let modules = script.find("MODULES=list").expect("module list");
+        assert!(modules < install && install < initramfs, "{script}");
+        assert!(script.contains(INITRAMFS_MODULES) && script.contains("policy-rc.d"));
+        assert!(script.contains("--remove /usr/sbin/update-initramfs"));
+        let (_, off) = board_stage_command(&r, &cache(), &[], true, Path::new("/w/root"));
+        assert!(strings(&off).contains(&"offline".to_owned()));
+        let script = &strings(&off)[args.iter().position(|a| a == "-c").expect("sh -c") + 1];
+        assert!(script.contains(OFFLINE_APT_FILE) && script.contains("127.0.0.1:9"));
     }
 
     #[test]

@@ -29,6 +29,14 @@ pub enum RootfsError {
         #[source]
         source: Box<CmdError>,
     },
+    #[error("installing the board's packages ({packages}) and making the initramfs in the {arch}/{suite} tree failed")]
+    BoardStage {
+        arch: String,
+        suite: String,
+        packages: String,
+        #[source]
+        source: Box<CmdError>,
+    },
     #[error("refreshing the package indices of {suite} {arch} from {mirror} failed (no network? `--offline` builds from the cache)")]
     Update {
         arch: String,
@@ -135,10 +143,13 @@ pub enum Origin {
     Bootstrapped { key: String },
 }
 
-/// Make the Debian tree in `target` (which must not exist): refresh the
-/// package indices unless offline, then unpack the cached tree for exactly
-/// these indices and packages, or run mmdebstrap and keep its result.
-/// `fresh` ignores the cached tree (and replaces it).
+/// Make the Debian tree in `target` (which must not exist), in two stages
+/// each kept in the tree cache: the shared tree (mmdebstrap of the kernel
+/// and the layers' packages, the same for every board of one
+/// architecture), then the board stage on top of it (the board's and the
+/// spec's packages, and the initramfs with the board's modules). Package
+/// indices are refreshed first unless offline; `fresh` ignores both cached
+/// trees (and replaces them).
 pub fn bootstrap(
     req: &RootfsRequest,
     cache: &Cache,
@@ -162,64 +173,100 @@ pub fn bootstrap(
     } else {
         refresh_lists(req, &apt)?;
     }
-    let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, target);
-    // Offline and online builds of the same indices make the same tree: the
-    // key is that of the online command (the offline guard leaves no trace).
-    let (_, online_args) = args::mmdebstrap_command(req, &apt, &extra, false, target);
-    let key_args: Vec<_> = online_args
-        .iter()
-        .filter(|a| a.as_os_str() != target.as_os_str())
-        .cloned()
-        .collect();
+    // Offline and online builds of the same indices make the same tree:
+    // the keys are those of the online commands (the offline guard leaves
+    // no trace).
+    let without_target = |args: Vec<std::ffi::OsString>| -> Vec<std::ffi::OsString> {
+        args.into_iter()
+            .filter(|a| a.as_os_str() != target.as_os_str())
+            .collect()
+    };
     let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
         .chain(extra.iter().map(|x| x.lists.as_path()))
         .collect();
     let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
-    let key = treecache::key(&key_args, req.source_date_epoch, &releases);
+    let (_, online) = args::mmdebstrap_command(req, &apt, &extra, false, target);
+    let base_key = treecache::key(&without_target(online), req.source_date_epoch, &releases);
+    let (_, online) = args::board_stage_command(req, &apt, &extra, false, target);
+    let mut board_args = without_target(online);
+    board_args.push(base_key.clone().into());
+    let key = treecache::key(&board_args, req.source_date_epoch, &[]);
+
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);
     let cached = trees.join(format!("{prefix}{key}.tar"));
     if cached.is_file() && !fresh {
         eprintln!("clic: Debian tree from the cache ({})", cached.display());
-        fs::create_dir_all(target).map_err(cache_err(target))?;
-        Cmd::new("tar")
-            .args([
-                "--extract",
-                "--numeric-owner",
-                "--preserve-permissions",
-                "--xattrs",
-                "--xattrs-include=*",
-                "--file",
-            ])
-            .arg(&cached)
-            .arg("--directory")
-            .arg(target)
-            .run()
-            .map_err(|source| RootfsError::TreeCache {
-                path: cached.clone(),
-                source: Box::new(source),
-            })?;
-        // Mark it used, for pruning.
-        let _ = fs::File::options()
-            .append(true)
-            .open(&cached)
-            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        unpack_tree(&cached, target)?;
         return Ok(Origin::Cached { key });
     }
+    let base_prefix = format!("base-{}-{}-", req.suite, req.arch);
+    let base = trees.join(format!("{base_prefix}{base_key}.tar"));
+    if base.is_file() && !fresh {
+        eprintln!(
+            "clic: shared {} tree from the cache ({})",
+            req.arch,
+            base.display()
+        );
+        unpack_tree(&base, target)?;
+    } else {
+        let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, target);
+        Cmd::new(prog)
+            .args(args)
+            .env("SOURCE_DATE_EPOCH", req.source_date_epoch.to_string())
+            .live(true)
+            .run()
+            .map_err(|source| RootfsError::Mmdebstrap {
+                arch: req.arch.clone(),
+                suite: req.suite.clone(),
+                source: Box::new(source),
+            })?;
+        // A tree with a daemon still running in it is neither kept nor used.
+        procs::check(target)?;
+        save_tree(target, &trees, &base, &base_prefix)?;
+    }
+    let (prog, args) = args::board_stage_command(req, &apt, &extra, offline, target);
     Cmd::new(prog)
         .args(args)
         .env("SOURCE_DATE_EPOCH", req.source_date_epoch.to_string())
         .live(true)
         .run()
-        .map_err(|source| RootfsError::Mmdebstrap {
+        .map_err(|source| RootfsError::BoardStage {
             arch: req.arch.clone(),
             suite: req.suite.clone(),
+            packages: req.extra_packages.join(" "),
             source: Box::new(source),
         })?;
-    // A tree with a daemon still running in it is neither kept nor used.
     procs::check(target)?;
     save_tree(target, &trees, &cached, &prefix)?;
     Ok(Origin::Bootstrapped { key })
+}
+
+fn unpack_tree(cached: &Path, target: &Path) -> Result<(), RootfsError> {
+    fs::create_dir_all(target).map_err(cache_err(target))?;
+    Cmd::new("tar")
+        .args([
+            "--extract",
+            "--numeric-owner",
+            "--preserve-permissions",
+            "--xattrs",
+            "--xattrs-include=*",
+            "--file",
+        ])
+        .arg(cached)
+        .arg("--directory")
+        .arg(target)
+        .run()
+        .map_err(|source| RootfsError::TreeCache {
+            path: cached.to_owned(),
+            source: Box::new(source),
+        })?;
+    // Mark it used, for pruning.
+    let _ = fs::File::options()
+        .append(true)
+        .open(cached)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    Ok(())
 }
 
 /// Keep a freshly bootstrapped tree, and prune old ones. A failing `tar`

@@ -13,10 +13,10 @@ use std::time::SystemTime;
 
 /// Bump when what goes into a cached tree changes without its command
 /// line changing.
-pub const RECIPE: &str = "clic-rootfs-v1";
+pub const RECIPE: &str = "clic-rootfs-v2";
 
 /// How many trees to keep per suite/architecture.
-pub const KEEP: usize = 3;
+pub const KEEP: usize = 4;
 
 /// The cache key (pure): `args` without the target path, the epoch and the
 /// `(file name, contents)` of every Release/InRelease index, in any order.

@@ -18,10 +18,17 @@ pub struct Profile {
     /// Suites this board is known to work with; empty means any.
     #[serde(default)]
     pub suites: Vec<String>,
-    /// Kernel, firmware and bootloader packages.
+    /// The kernel and what the initramfs needs: part of the Debian tree
+    /// every board of this architecture shares (keep them equal across a
+    /// family of boards so the expensive bootstrap is done once).
     #[serde(default)]
     pub packages: Vec<String>,
-    /// Archive components (`main`, `non-free-firmware` for Pi firmware).
+    /// This board's own packages (firmware, bootloader), installed on top
+    /// of the shared tree.
+    #[serde(default)]
+    pub board_packages: Vec<String>,
+    /// Archive components (default `main` and `non-free-firmware`, as
+    /// Debian's installer does since bookworm).
     #[serde(default = "default_components")]
     pub components: Vec<String>,
     /// Kernel modules the initramfs carries. When set, the initramfs is
@@ -39,7 +46,7 @@ pub struct Profile {
 }
 
 fn default_components() -> Vec<String> {
-    vec!["main".into()]
+    vec!["main".into(), "non-free-firmware".into()]
 }
 
 #[derive(Debug, Clone, Deserialize)]

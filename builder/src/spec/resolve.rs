@@ -24,7 +24,11 @@ pub struct Resolved {
     pub board: LoadedProfile,
     /// Layers in application order (dependencies first).
     pub layers: Vec<LoadedLayer>,
+    /// The shared tree's packages: the board's kernel set, the layers'.
     pub packages: Vec<String>,
+    /// Installed on top: the board's own packages and the spec's (none of
+    /// them in `packages`).
+    pub extra_packages: Vec<String>,
     /// Extra file trees from the spec, in order.
     pub overlays: Vec<PathBuf>,
     pub hostname: String,
@@ -198,7 +202,11 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     for l in &layers {
         packages.extend(l.def.packages.iter().cloned());
     }
-    packages.extend(spec.packages.iter().map(|p| p.get_ref().clone()));
+    let mut extra_packages: Vec<String> =
+        spec.packages.iter().map(|p| p.get_ref().clone()).collect();
+    if let Some(b) = &board {
+        extra_packages.extend(b.profile.board_packages.iter().cloned());
+    }
 
     // Overlays: directories relative to the spec.
     let mut overlays = Vec::new();
@@ -245,7 +253,7 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         "a time zone looks like `Europe/Paris`",
     );
     if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
-        packages.push("locales".into());
+        extra_packages.push("locales".into());
     }
 
     // Settings: only declared keys of included layers.
@@ -341,6 +349,9 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
 
     packages.sort();
     packages.dedup();
+    extra_packages.sort();
+    extra_packages.dedup();
+    extra_packages.retain(|p| packages.binary_search(p).is_err());
     let Some(board) = board else {
         return Err(d);
     };
@@ -355,6 +366,7 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         board,
         layers,
         packages,
+        extra_packages,
         overlays,
         hostname,
         locale,

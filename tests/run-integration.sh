@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Runs the integration test binaries (tests/*.rs) two at a time: most of
+# their work (emulated dpkg, QEMU boots) keeps one core busy, so running
+# them one after the other, as `cargo test` does, leaves the second core of
+# a CI machine idle. Longest first; each binary's output is printed whole
+# when it ends, then a summary with each one's time. Exits non-zero if any
+# failed. Extra arguments go to every test binary (after `--`).
+#   LANES=1 tests/run-integration.sh     one at a time
+set -uo pipefail
+cd "$(dirname "$0")/.."
+CARGO=${CARGO:-cargo}
+LANES=${LANES:-2}
+# Longest first (measured on a fresh machine); binaries not named here run
+# after these, in name order.
+ORDER=(image odroid armel wifi box)
+logs=${CARGO_TARGET_DIR:-target}/test-logs
+rm -rf "$logs"
+mkdir -p "$logs"
+
+# Compile every test binary once, before the lanes start.
+$CARGO test --locked --workspace --no-run >"$logs/build.log" 2>&1 || {
+  cat "$logs/build.log"
+  exit 1
+}
+
+all=()
+for t in tests/*.rs; do all+=("$(basename "$t" .rs)"); done
+queue=()
+for t in "${ORDER[@]}"; do
+  [[ " ${all[*]} " == *" $t "* ]] && queue+=("$t")
+done
+for t in "${all[@]}"; do
+  [[ " ${queue[*]} " == *" $t "* ]] || queue+=("$t")
+done
+
+run_one() {
+  local t=$1 start rc
+  shift
+  start=$(date +%s)
+  $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.log" 2>&1
+  rc=$?
+  echo "$t $rc $(($(date +%s) - start))" >"$logs/$t.result"
+  # One binary's output at a time.
+  {
+    flock 9
+    echo "=== tests/$t.rs: exit $rc after $(($(date +%s) - start)) s"
+    cat "$logs/$t.log"
+  } 9>"$logs/.print.lock"
+}
+export -f run_one
+export CARGO logs
+
+start=$(date +%s)
+printf '%s\n' "${queue[@]}" | xargs -P "$LANES" -I{} bash -c 'run_one "$@"' _ {} "$@"
+
+echo "=== integration tests, $LANES at a time, $(($(date +%s) - start)) s in all:"
+failed=0
+for t in "${queue[@]}"; do
+  if [ -f "$logs/$t.result" ]; then
+    read -r name rc secs <"$logs/$t.result"
+    printf '  %-8s %s  %5d s\n' "$name" "$([ "$rc" = 0 ] && echo ok || echo FAILED)" "$secs"
+    [ "$rc" = 0 ] || failed=1
+  else
+    printf '  %-8s did not run\n' "$t"
+    failed=1
+  fi
+done
+exit $failed
