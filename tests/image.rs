@@ -322,14 +322,33 @@ fn image_holds_no_secrets_or_host_state() {
     );
     assert_eq!(cat("/etc/hostname"), "clic\n");
     assert!(cat("/etc/fstab").contains(&format!("UUID={}", root["fs_uuid"].as_str().unwrap())));
-    let ls = Command::new("debugfs")
+    let ls_ssh = Command::new("debugfs")
         .args(["-R", "ls /etc/ssh"])
         .arg(&ext4)
         .output()
         .unwrap();
     assert!(
-        !String::from_utf8_lossy(&ls.stdout).contains("ssh_host_"),
+        !String::from_utf8_lossy(&ls_ssh.stdout).contains("ssh_host_"),
         "host keys baked in"
+    );
+    // Build-time settings are gone: dpkg syncs on the device, daemons start,
+    // the real update-initramfs is back.
+    let ls = |dir: &str| {
+        let o = Command::new("debugfs")
+            .args(["-R", &format!("ls {dir}")])
+            .arg(&ext4)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(
+        !ls("/etc/dpkg/dpkg.cfg.d").contains("00clic-unsafe-io"),
+        "dpkg left without fsync"
+    );
+    assert!(!ls("/usr/sbin").contains("policy-rc.d"), "policy-rc.d left");
+    assert!(
+        cat("/usr/sbin/update-initramfs").len() > 1000,
+        "update-initramfs still diverted"
     );
     let shadow = cat("/etc/shadow");
     for line in shadow.lines() {

@@ -58,6 +58,10 @@ pub const DPKG_EXCLUDES: &[&str] = &[
 pub const INITRAMFS_CONF: &str = "etc/initramfs-tools/conf.d/clic.conf";
 pub const INITRAMFS_MODULES: &str = "usr/share/initramfs-tools/modules.d/clic";
 const DEFER_INITRAMFS: &str = "chroot \"$1\" dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.clic-real --add /usr/sbin/update-initramfs && printf '#!/bin/sh\\necho clic: update-initramfs deferred >&2\\n' > \"$1/usr/sbin/update-initramfs\" && chmod 755 \"$1/usr/sbin/update-initramfs\"";
+/// dpkg without fsync while the tree is built (a bootstrap that dies is
+/// thrown away whole); removed at the end of the board stage, so dpkg on
+/// the device syncs as usual.
+pub const UNSAFE_IO_FILE: &str = "etc/dpkg/dpkg.cfg.d/00clic-unsafe-io";
 pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
 const OFFLINE_APT_CONF: &str =
     "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
@@ -94,6 +98,12 @@ pub fn mmdebstrap_command(
     }
     let archives = cache.archives.display();
     let lists = cache.lists.display();
+    a.push(
+        format!(
+            "--setup-hook=mkdir -p \"$1/etc/dpkg/dpkg.cfg.d\" && echo force-unsafe-io > \"$1/{UNSAFE_IO_FILE}\""
+        )
+        .into(),
+    );
     a.push(
         "--setup-hook=mkdir -p \"$1\"/var/cache/apt/archives/partial \"$1\"/var/lib/apt/lists/partial"
             .into(),
@@ -192,7 +202,7 @@ if [ $# -gt 0 ]; then
   chroot "$t" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"
 fi
-rm -f "$t/OFFLINE_APT_FILE" "$t/usr/sbin/policy-rc.d"
+rm -f "$t/OFFLINE_APT_FILE" "$t/usr/sbin/policy-rc.d" "$t/UNSAFE_IO_FILE"
 rm -f "$t/usr/sbin/update-initramfs"
 chroot "$t" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
 if ls "$t"/boot/vmlinuz-* >/dev/null 2>&1; then
@@ -212,6 +222,7 @@ pub fn board_stage_command(
 ) -> (String, Vec<OsString>) {
     let script = BOARD_STAGE
         .replace("OFFLINE_APT_FILE", OFFLINE_APT_FILE)
+        .replace("UNSAFE_IO_FILE", UNSAFE_IO_FILE)
         .replace("INITRAMFS_CONF", INITRAMFS_CONF)
         .replace("INITRAMFS_MODULES", INITRAMFS_MODULES);
     let mut a: Vec<OsString> = vec![
@@ -446,6 +457,15 @@ mod tests {
         assert!(modules < install && install < initramfs, "{script}");
         assert!(script.contains(INITRAMFS_MODULES) && script.contains("policy-rc.d"));
         assert!(script.contains("--remove /usr/sbin/update-initramfs"));
+        // dpkg syncs again on the device.
+        let (_, base) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        assert!(strings(&base)
+            .iter()
+            .any(|a| a.starts_with("--setup-hook=") && a.contains(UNSAFE_IO_FILE)));
+        let removed = script
+            .find(&format!("\"$t/{UNSAFE_IO_FILE}\""))
+            .expect("removed");
+        assert!(removed > install, "{script}");
         let (_, off) = board_stage_command(&r, &cache(), &[], true, Path::new("/w/root"));
         assert!(strings(&off).contains(&"offline".to_owned()));
         let script = &strings(&off)[args.iter().position(|a| a == "-c").expect("sh -c") + 1];

@@ -16,7 +16,7 @@ use std::time::SystemTime;
 pub const RECIPE: &str = "clic-rootfs-v2";
 
 /// How many trees to keep per suite/architecture.
-pub const KEEP: usize = 4;
+pub const KEEP: usize = 6;
 
 /// The cache key (pure): `args` without the target path, the epoch and the
 /// `(file name, contents)` of every Release/InRelease index, in any order.
