@@ -184,7 +184,7 @@ mount --bind "$archives" "$t/var/cache/apt/archives"
 mount -t tmpfs tmpfs "$t/var/lib/apt/lists"
 mkdir "$t/var/lib/apt/lists/partial"
 while [ "$1" != -- ]; do
-  find "$1" -maxdepth 1 -type f -name '*_*' -exec cp -p {} "$t/var/lib/apt/lists/" +
+  find "$1" -maxdepth 1 -type f -name '*_*' -exec cp -p -t "$t/var/lib/apt/lists/" {} +
   shift
 done
 shift
