@@ -307,14 +307,16 @@ fn image_holds_no_secrets_or_host_state() {
         "e2fsck: {}",
         String::from_utf8_lossy(&fsck.stdout)
     );
-    let cat = |p: &str| {
+    let debugfs = |request: String| {
         let o = Command::new("debugfs")
-            .args(["-R", &format!("cat {p}")])
+            .args(["-R", &request])
             .arg(&ext4)
             .output()
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
+    let cat = |p: &str| debugfs(format!("cat {p}"));
+    let ls = |dir: &str| debugfs(format!("ls {dir}"));
     assert_eq!(
         cat("/etc/machine-id"),
         "",
@@ -322,25 +324,9 @@ fn image_holds_no_secrets_or_host_state() {
     );
     assert_eq!(cat("/etc/hostname"), "clic\n");
     assert!(cat("/etc/fstab").contains(&format!("UUID={}", root["fs_uuid"].as_str().unwrap())));
-    let ls_ssh = Command::new("debugfs")
-        .args(["-R", "ls /etc/ssh"])
-        .arg(&ext4)
-        .output()
-        .unwrap();
-    assert!(
-        !String::from_utf8_lossy(&ls_ssh.stdout).contains("ssh_host_"),
-        "host keys baked in"
-    );
+    assert!(!ls("/etc/ssh").contains("ssh_host_"), "host keys baked in");
     // Build-time settings are gone: dpkg syncs on the device, daemons start,
     // the real update-initramfs is back.
-    let ls = |dir: &str| {
-        let o = Command::new("debugfs")
-            .args(["-R", &format!("ls {dir}")])
-            .arg(&ext4)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
     assert!(
         !ls("/etc/dpkg/dpkg.cfg.d").contains("00clic-unsafe-io"),
         "dpkg left without fsync"

@@ -66,6 +66,15 @@ pub const OFFLINE_APT_FILE: &str = "etc/apt/apt.conf.d/00clic-offline";
 const OFFLINE_APT_CONF: &str =
     "Acquire::http::Proxy \"http://127.0.0.1:9\";\\nAcquire::https::Proxy \"http://127.0.0.1:9\";\\n";
 
+/// `unshare` arguments up to the command: a private mount namespace (and
+/// `more` namespaces), so nothing mounted inside outlives it.
+fn unshare(more: &[&str]) -> Vec<OsString> {
+    let mut a: Vec<OsString> = vec!["--mount".into(), "--propagation".into(), "private".into()];
+    a.extend(more.iter().map(OsString::from));
+    a.push("--".into());
+    a
+}
+
 /// `unshare` gives mmdebstrap a private mount namespace: whatever it
 /// mounts (proc, sys, dev in the chroot) disappears with it, even if it is
 /// killed, so nothing stays mounted on the host.
@@ -76,11 +85,8 @@ pub fn mmdebstrap_command(
     offline: bool,
     target: &Path,
 ) -> (String, Vec<OsString>) {
-    let mut a: Vec<OsString> = vec![
-        "--mount".into(),
-        "--propagation".into(),
-        "private".into(),
-        "--".into(),
+    let mut a = unshare(&[]);
+    a.extend([
         "mmdebstrap".into(),
         "--mode=root".into(),
         "--variant=minbase".into(),
@@ -89,7 +95,7 @@ pub fn mmdebstrap_command(
         "--skip=essential/unlink".into(),
         "--aptopt=Acquire::Languages \"none\"".into(),
         "--aptopt=APT::Install-Recommends \"false\"".into(),
-    ];
+    ]);
     for ex in DPKG_EXCLUDES {
         a.push(format!("--dpkgopt={ex}").into());
     }
@@ -225,14 +231,8 @@ pub fn board_stage_command(
         .replace("UNSAFE_IO_FILE", UNSAFE_IO_FILE)
         .replace("INITRAMFS_CONF", INITRAMFS_CONF)
         .replace("INITRAMFS_MODULES", INITRAMFS_MODULES);
-    let mut a: Vec<OsString> = vec![
-        "--mount".into(),
-        "--propagation".into(),
-        "private".into(),
-        "--pid".into(),
-        "--fork".into(),
-        "--kill-child".into(),
-        "--".into(),
+    let mut a = unshare(&["--pid", "--fork", "--kill-child"]);
+    a.extend([
         "sh".into(),
         "-c".into(),
         script.into(),
@@ -242,7 +242,7 @@ pub fn board_stage_command(
         if offline { "offline" } else { "online" }.into(),
         req.initramfs_modules.join(" ").into(),
         cache.lists.clone().into(),
-    ];
+    ]);
     a.extend(extra.iter().map(|x| x.lists.clone().into()));
     a.push("--".into());
     a.extend(req.extra_packages.iter().map(OsString::from));
