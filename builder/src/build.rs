@@ -432,40 +432,20 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     )?;
     let _ = fs::remove_file(&tar);
     check_interrupt()?;
-    // The data partition, straight from its tree of links to the cache.
-    let data_img = work.path().join("data.ext4");
+    // The data partition's size; its filesystem is written straight into
+    // the disk image once that is assembled.
     let data_size = match data_probe {
         None => None,
         Some(_) => {
             let free = data_partition(r)
                 .and_then(|p| p.free)
                 .map_or(16 * MIB, |s| s.0);
-            let size = ext4::estimate_ext4_size(&data_tree, free)
-                .map_err(io("measuring the content for the data partition"))?;
-            let t = Instant::now();
-            ext4::mkfs_ext4(
-                &data_tree,
-                &data_img,
-                size,
-                data_fs_uuid,
-                layout::seeded_uuid(&seed, "data-fs-hash-seed"),
-                "clic-data",
-                epoch,
-            )?;
-            let secs = t.elapsed().as_secs_f64();
-            eprintln!(
-                "clic: data partition: ext4 of {} holding {} of content in {secs:.1} s ({:.0} MB/s)",
-                human(size),
-                human(staged.data_bytes),
-                staged.data_bytes as f64 / 1e6 / secs.max(1e-3)
-            );
-            fs::remove_dir_all(&data_tree).map_err(io("removing the data tree"))?;
-            Some(size)
+            Some(
+                ext4::estimate_ext4_size(&data_tree, free)
+                    .map_err(io("measuring the content for the data partition"))?,
+            )
         }
     };
-    check_interrupt()?;
-
-    // 5. Disk image.
     let requests = partition_requests(r, root_size, data_size);
     let layout = compute_layout(
         profile.disk.table,
@@ -498,7 +478,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
                 label: fat_label(&p.label),
                 files: prepared.fat_files.clone(),
             },
-            PartRole::Data => PartContent::File(data_img.clone()),
+            // Written below, in place.
+            PartRole::Data => continue,
         };
         parts.push((p.number, content));
     }
@@ -519,6 +500,31 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         epoch,
     )?;
     check_interrupt()?;
+    // The data partition, from its tree of links to the cache, straight
+    // into its place in the image (no intermediate filesystem to copy).
+    if let (Some(size), Some(part)) = (data_size, layout.by_role(PartRole::Data)) {
+        let t = Instant::now();
+        ext4::mkfs_ext4_into(
+            &data_tree,
+            image_tmp.path(),
+            part.start,
+            size,
+            data_fs_uuid,
+            layout::seeded_uuid(&seed, "data-fs-hash-seed"),
+            "clic-data",
+            epoch,
+            work.path(),
+        )?;
+        let secs = t.elapsed().as_secs_f64();
+        eprintln!(
+            "clic: data partition: ext4 of {} holding {} of content in {secs:.1} s ({:.0} MB/s)",
+            human(size),
+            human(staged.data_bytes),
+            staged.data_bytes as f64 / 1e6 / secs.max(1e-3)
+        );
+        fs::remove_dir_all(&data_tree).map_err(io("removing the data tree"))?;
+        check_interrupt()?;
+    }
     self_check(
         image_tmp.path(),
         &profile.boot,

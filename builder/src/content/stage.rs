@@ -2,8 +2,8 @@
 //! checked against its pin as it is read, hard-linked into the image tree
 //! (the cache and the work directory are on one filesystem: no copy; a
 //! reflink or copy otherwise). Packs for the data partition go into their
-//! own tree, which `mke2fs -d` reads directly: the bytes are copied once,
-//! into the filesystem image. Then the library pages, the search index and
+//! own tree, which `mke2fs -d` writes straight into the disk image: the
+//! bytes are copied once, from the cache to where they stay. Then the library pages, the search index and
 //! the web server's configuration.
 
 use std::fs;

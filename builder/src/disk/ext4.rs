@@ -173,6 +173,67 @@ fn make_ext4(
     }
 }
 
+/// Build an ext4 filesystem of `size` bytes from the directory (or
+/// tarball) `source` straight into `image` at byte `offset` (a partition of
+/// an assembled disk image): the files are written once, where they stay,
+/// with no intermediate filesystem image to copy. `scratch` holds
+/// mke2fs's configuration while it runs. The rest of `image` is untouched.
+#[allow(clippy::too_many_arguments)] // mkfs_ext4's arguments and where to write
+pub fn mkfs_ext4_into(
+    tree: &Path,
+    image: &Path,
+    offset: u64,
+    size: u64,
+    uuid: Uuid,
+    hash_seed: Uuid,
+    label: &str,
+    epoch: i64,
+    scratch: &Path,
+) -> Result<(), DiskError> {
+    let fail = |source| {
+        DiskError::Ext4(Ext4Error::Mkfs {
+            path: image.to_owned(),
+            tar: tree.to_owned(),
+            source,
+        })
+    };
+    if label.len() > LABEL_MAX {
+        return Err(DiskError::Ext4(Ext4Error::BadLabel {
+            label: label.to_owned(),
+        }));
+    }
+    if size < MIB || !offset.is_multiple_of(BLOCK) {
+        return Err(DiskError::Ext4(Ext4Error::BadSize {
+            path: image.to_owned(),
+            size,
+            reason: "a partition's ext4 needs at least 1 MiB at a 4 KiB-aligned offset",
+        }));
+    }
+    let conf = scratch.join("mke2fs-data.conf");
+    fs::write(&conf, MKE2FS_CONF).map_err(|source| {
+        DiskError::Ext4(Ext4Error::Create {
+            path: conf.clone(),
+            source,
+        })
+    })?;
+    let cmd = Cmd::new("mke2fs")
+        .env("E2FSPROGS_FAKE_TIME", epoch.to_string())
+        .env("MKE2FS_CONFIG", &conf)
+        .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-L", label, "-U"])
+        .arg(uuid.to_string())
+        .arg("-E")
+        .arg(format!(
+            "hash_seed={hash_seed},root_owner=0:0,nodiscard,offset={offset}"
+        ))
+        .arg("-d")
+        .arg(tree)
+        .arg(image)
+        .arg(format!("{}k", size / 1024));
+    let result = cmd.run();
+    let _ = fs::remove_file(&conf);
+    result.map(|_| ()).map_err(fail)
+}
+
 /// Debian's defaults without `orphan_file` (older e2fsck and kernels in the
 /// field do not know it); `metadata_csum_seed` lets a device change its
 /// filesystem UUID later without rewriting every checksum.

@@ -191,3 +191,45 @@ fn features_come_from_clics_own_config_not_the_hosts() {
         "config left behind"
     );
 }
+
+#[test]
+fn ext4_into_an_image_at_an_offset_leaves_the_rest_alone() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = t.path().join("tree");
+    fs::create_dir_all(tree.join("pack")).unwrap();
+    fs::write(tree.join("pack/a.bin"), vec![0x5au8; 3 * MIB as usize]).unwrap();
+    let img = t.path().join("disk.img");
+    let mut bytes = vec![0xa5u8; 4 * MIB as usize];
+    bytes.resize(64 * MIB as usize, 0);
+    fs::write(&img, &bytes).unwrap();
+    let (offset, size) = (8 * MIB, 32 * MIB);
+    let uuid = crate::plan::layout::seeded_uuid(b"t", "data-fs");
+    mkfs_ext4_into(
+        &tree,
+        &img,
+        offset,
+        size,
+        uuid,
+        uuid,
+        "clic-data",
+        EPOCH,
+        t.path(),
+    )
+    .unwrap();
+    let after = fs::read(&img).unwrap();
+    assert_eq!(after.len(), bytes.len(), "the image keeps its size");
+    assert_eq!(&after[..offset as usize], &bytes[..offset as usize]);
+    let end = (offset + size) as usize;
+    assert!(
+        after[end..].iter().all(|b| *b == 0),
+        "nothing past the partition"
+    );
+    // The partition alone is a clean filesystem holding the file.
+    let part = t.path().join("part.ext4");
+    fs::write(&part, &after[offset as usize..end]).unwrap();
+    Cmd::new("e2fsck").args(["-fn"]).arg(&part).run().unwrap();
+    assert!(debugfs(&part, "stat /pack/a.bin").contains("Size: 3145728"));
+    assert!(!t.path().join("mke2fs-data.conf").exists());
+    let e = mkfs_ext4_into(&tree, &img, 4097, size, uuid, uuid, "d", EPOCH, t.path());
+    assert!(e.is_err(), "unaligned offset");
+}
