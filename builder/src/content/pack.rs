@@ -408,6 +408,28 @@ pub fn load(path: &Path) -> Result<Pack, Diagnostics> {
             }
             ItemSource::Path(dir.join(s))
         };
+        if kind == Some(Kind::Html) {
+            let last = s
+                .rsplit('/')
+                .next()
+                .unwrap_or(s)
+                .split(['?', '#'])
+                .next()
+                .unwrap_or("");
+            let ext = extension(last).unwrap_or_default();
+            if !["tar", "tar.gz", "tgz", "tar.xz", "tar.zst"].contains(&ext.as_str()) {
+                d.0.push(
+                    at(
+                        item.source.span(),
+                        key("source"),
+                        format!("an html bundle is a tar archive; `{s}` is not one"),
+                    )
+                    .with_hint(
+                        "a .tar (or .tar.gz, .tgz, .tar.xz, .tar.zst) with index.html at its top",
+                    ),
+                );
+            }
+        }
         let cover = match &item.cover {
             None => None,
             Some(c) => {
