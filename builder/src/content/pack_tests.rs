@@ -120,7 +120,7 @@ fn sources_and_urls() {
     assert!(e.contains("not an https:// URL"), "{e}");
     let e = errors(&item(&GOOD.replace("a.pdf", "missing.pdf")));
     assert!(e.contains("does not exist"), "{e}");
-    let e = errors(&item(&GOOD).replace("\"pdf\"", "\"html\""));
+    let e = errors(&item(GOOD).replace("\"pdf\"", "\"html\""));
     assert!(
         e.contains("`items[0].source`: an html bundle is a tar archive"),
         "{e}"
