@@ -192,3 +192,28 @@ fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
     assert!(err.contains(&dest.display().to_string()), "{err}");
     assert!(!t.path().join("out").exists(), "output dir created");
 }
+
+/// The C4 takes two manifests (Amlogic's FIP, Debian's u-boot source to
+/// compile): a missing file of either is refused before the minutes of
+/// compiling, let alone the bootstrap.
+#[test]
+fn odroid_c4_without_its_firmware_is_refused_before_compiling() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("spec.toml"),
+        GOOD.replace("ordinosaure-amd64", "odroid-c4"),
+    )
+    .unwrap();
+    let (out, took) = clic(
+        &["build", "spec.toml", "--out", "out", "--offline"],
+        t.path(),
+    );
+    let err = stderr(&out);
+    assert!(!out.status.success(), "{err}");
+    assert!(took < Duration::from_secs(5), "refused in {took:?}");
+    assert!(err.contains("`odroid-c4/"), "{err}");
+    assert!(err.contains("firmware/odroid-c4.toml"), "{err}");
+    assert!(!err.contains("building firmware"), "{err}");
+    assert!(!t.path().join("cache/firmware/u-boot-odroid-c4").exists());
+    assert!(!t.path().join("out").exists(), "output dir created");
+}

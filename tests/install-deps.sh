@@ -32,7 +32,10 @@ bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static q
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
       chromium openssh-client zstd zim-tools
-      bmap-tools xz-utils gnupg apt-utils procps python3-pip)
+      bmap-tools xz-utils gnupg apt-utils procps python3-pip
+      # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).
+      dpkg-dev make gcc gcc-aarch64-linux-gnu bison flex bc libssl-dev
+      libgnutls28-dev uuid-dev python3-dev python3-setuptools swig)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do

@@ -9,8 +9,9 @@
 //! test manifest pinning locally made files of the same sizes (and, for
 //! the Amlogic FIP, a `[combine]` that prefixes Debian's u-boot with a
 //! header instead of running Amlogic's signing tool). Everything else —
-//! Debian's u-boot from the image, sector placement, the check — is real.
-//! The test says which it used.
+//! Debian's u-boot from the image (N2) or compiled from Debian's source
+//! (C4, from deb.debian.org, which CI reaches), sector placement, the
+//! check — is real. The test says which it used.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -91,6 +92,17 @@ fn data_for(board: &str, manifest: &str) -> (PathBuf, bool) {
     std::os::unix::fs::symlink(repo.join("content"), data.join("content")).unwrap();
     std::os::unix::fs::symlink(repo.join("profiles/loaders"), data.join("profiles/loaders"))
         .unwrap();
+    // The other manifests (the C4's u-boot recipe) stay the real ones.
+    for e in std::fs::read_dir(repo.join("firmware")).unwrap() {
+        let name = e.unwrap().file_name();
+        if name != std::ffi::OsStr::new(&format!("{manifest}.toml")) {
+            std::os::unix::fs::symlink(
+                repo.join("firmware").join(&name),
+                data.join("firmware").join(&name),
+            )
+            .unwrap();
+        }
+    }
     let standin = format!("{manifest}-standin");
     let profile = std::fs::read_to_string(repo.join(format!("profiles/{board}.toml")))
         .unwrap()
@@ -264,16 +276,14 @@ fn odroid_xu4_places_its_blobs_at_their_sectors() {
     static_check(img, data, "odroid-xu4", 5, ("BL2", 31));
 }
 
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_n2_places_the_fip_around_the_mbr() {
-    let (img, data) = image("odroid-n2");
-    // Header in the MBR boot code area, the rest from sector 1.
-    static_check(img, data, "odroid-n2", 2, ("FIP", 1));
-    // The partition table and disk signature survived the header.
+/// The Amlogic layout: the header in the MBR boot code area, the rest from
+/// sector 1, the partition table and disk signature intact. Returns the
+/// image's bytes.
+fn amlogic_check(img: &Path, data: &Path, board: &str) -> Vec<u8> {
+    static_check(img, data, board, 2, ("FIP", 1));
     let bytes = std::fs::read(img).unwrap();
     assert_eq!(&bytes[510..512], b"\x55\xaa");
-    let (_, report) = inspect(img, data, "odroid-n2");
+    let (_, report) = inspect(img, data, board);
     assert!(
         checks_named(&report, "cmdline").iter().all(|c| c["detail"]
             .as_str()
@@ -281,6 +291,38 @@ fn odroid_n2_places_the_fip_around_the_mbr() {
             .contains("is partition 1")),
         "{report:#}"
     );
+    bytes
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn odroid_n2_places_the_fip_around_the_mbr() {
+    let (img, data) = image("odroid-n2");
+    amlogic_check(img, data, "odroid-n2");
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn odroid_c4_signs_u_boot_built_from_debian_source() {
+    let (img, data) = image("odroid-c4");
+    let bytes = amlogic_check(img, data, "odroid-c4");
+    // The BL33 in the FIP (Amlogic signs it, does not encrypt it) is, byte
+    // for byte, the u-boot the recipe compiled for the C4 from Debian's
+    // source: Debian's version, the C4's defconfig.
+    let fw = clic::firmware::load(&repo(), "u-boot-odroid-c4", &cache()).unwrap();
+    let uboot = std::fs::read(fw.built_output("u-boot.bin").unwrap()).unwrap();
+    let fip = &bytes[512..4 << 20];
+    assert!(
+        fip.windows(uboot.len()).any(|w| w == uboot.as_slice()),
+        "the built u-boot.bin is not in the disk's FIP"
+    );
+    let banner = b"U-Boot 2023.01+dfsg-2+deb12u3 (";
+    let at = uboot
+        .windows(banner.len())
+        .position(|w| w == banner)
+        .expect("Debian's version in u-boot.bin");
+    let line = String::from_utf8_lossy(&uboot[at..at + 80]);
+    assert!(line.contains(") odroid-c4"), "{line}");
 }
 
 // Boots beyond what `make test` must prove: `make test-boards` runs the
@@ -298,4 +340,11 @@ fn extra_boot_odroid_xu4_rootfs_on_virt() {
 fn extra_boot_odroid_n2_rootfs_on_virt() {
     let (img, data) = image("odroid-n2");
     boot(img, data, "odroid-n2");
+}
+
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_boot_odroid_c4_rootfs_on_virt() {
+    let (img, data) = image("odroid-c4");
+    boot(img, data, "odroid-c4");
 }

@@ -639,7 +639,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     })
 }
 
-/// Load and verify every firmware manifest the board's blobs name.
+/// Load and verify every firmware manifest the board's blobs name, and
+/// run the `[build]` recipes whose outputs are not cached yet.
 pub fn load_firmware(
     boot: &crate::spec::profile::BootConfig,
     data_root: &Path,
@@ -649,6 +650,11 @@ pub fn load_firmware(
     let firmware = crate::firmware::load_for_board(boot, data_root, cache)?;
     for fw in firmware.values() {
         fw.ensure(offline)?;
+    }
+    // Only once every pinned file is there: a missing one is refused
+    // before minutes of compiling.
+    for fw in firmware.values() {
+        fw.build()?;
     }
     Ok(firmware)
 }

@@ -13,7 +13,7 @@ use super::{render_template_with, Bootloader, DiskBoot, LoaderContext, LoaderErr
 use crate::cmd::Cmd;
 use crate::disk::image::RawBlob;
 use crate::plan::layout::Layout;
-use crate::spec::profile::BlobConfig;
+use crate::spec::profile::{BlobConfig, BlobInput};
 
 pub struct UBoot;
 
@@ -69,6 +69,21 @@ pub fn cut(name: &str, bytes: &[u8], skip: u64, count: Option<u64>) -> Result<Ve
     Ok(bytes[skip as usize..end as usize].to_vec())
 }
 
+/// The file an input of a `[combine]` command names: one of the image
+/// tree, or an output of a manifest's `[build]` (built before the
+/// bootstrap, see [`crate::build::load_firmware`]).
+fn input_path(root: &Path, ctx: &LoaderContext, input: &BlobInput) -> Result<PathBuf, LoaderError> {
+    match input {
+        BlobInput::ImageFile(f) => Ok(root.join(f.trim_start_matches('/'))),
+        BlobInput::Built(r) => ctx
+            .firmware
+            .get(&r.firmware)
+            .ok_or_else(|| failed(format!("firmware `{}` was not loaded", r.firmware)))?
+            .built_output(&r.output)
+            .map_err(|e| failed(e.to_string())),
+    }
+}
+
 impl UBoot {
     fn blob_bytes(
         &self,
@@ -111,7 +126,7 @@ impl UBoot {
                     let mut inputs = BTreeMap::new();
                     let same = ctx.boot.blobs.iter().filter(|o| o.firmware == b.firmware);
                     for (k, v) in same.flat_map(|o| &o.inputs) {
-                        inputs.insert(k.clone(), root.join(v.trim_start_matches('/')));
+                        inputs.insert(k.clone(), input_path(root, ctx, v)?);
                     }
                     let scratch = tempfile::Builder::new()
                         .prefix("clic-combine-")
@@ -237,6 +252,27 @@ mod tests {
         assert!(!needs_copy(&zeros));
         let pinned = blob("name = \"bl1\"\nsector = 1\nfirmware = \"xu4\"\nfile = \"bl1.bin\"");
         assert!(!needs_copy(&pinned));
+    }
+
+    #[test]
+    fn inputs_are_image_files_or_built_outputs() {
+        let b = blob(
+            "name = \"FIP\"\nsector = 1\nfirmware = \"c4\"\noutput = \"sd.bin\"\n\
+             inputs = { bl33 = { firmware = \"u-boot-c4\", output = \"u-boot.bin\" }, \
+             ddr = \"/usr/lib/x.bin\" }",
+        );
+        assert_eq!(
+            b.inputs["ddr"],
+            BlobInput::ImageFile("/usr/lib/x.bin".into())
+        );
+        assert!(matches!(&b.inputs["bl33"], BlobInput::Built(r) if r.firmware == "u-boot-c4"));
+        assert_eq!(b.firmware_names().collect::<Vec<_>>(), ["c4", "u-boot-c4"]);
+        let e = toml::from_str::<BlobConfig>(
+            "name = \"FIP\"\nsector = 1\ninputs = { bl33 = { firmware = \"x\" } }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("output = "), "{e}");
     }
 
     #[test]

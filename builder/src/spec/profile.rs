@@ -108,15 +108,49 @@ pub struct BlobConfig {
     pub file: Option<String>,
     #[serde(default)]
     pub output: Option<String>,
-    /// Inputs of the `[combine]` command: name -> file of the image tree.
+    /// Inputs of the `[combine]` command: name -> file of the image tree,
+    /// or an output of another manifest's `[build]`.
     #[serde(default)]
-    pub inputs: std::collections::BTreeMap<String, String>,
+    pub inputs: std::collections::BTreeMap<String, BlobInput>,
     /// That many zero bytes (clears a stale u-boot environment).
     #[serde(default)]
     pub zeros: Option<u64>,
 }
 
+/// Where an input of a firmware's `[combine]` command comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a file of the image tree (\"/usr/lib/u-boot/odroid-n2/u-boot.bin\") \
+                 or { firmware = \"NAME\", output = \"FILE\" }"
+)]
+pub enum BlobInput {
+    /// A file of the image tree (Debian's `u-boot.bin`).
+    ImageFile(String),
+    /// A file the `[build]` recipe of another manifest makes (u-boot built
+    /// from Debian's source, for a board Debian builds none for).
+    Built(BuiltRef),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuiltRef {
+    pub firmware: String,
+    pub output: String,
+}
+
 impl BlobConfig {
+    /// Manifests this blob needs: its source and those its inputs are
+    /// built by.
+    pub fn firmware_names(&self) -> impl Iterator<Item = &String> {
+        self.firmware
+            .iter()
+            .chain(self.inputs.values().filter_map(|i| match i {
+                BlobInput::Built(r) => Some(&r.firmware),
+                BlobInput::ImageFile(_) => None,
+            }))
+    }
+
     /// What is wrong with the choice of source, if anything (pure).
     pub fn source_problem(&self) -> Option<String> {
         let sources = [
