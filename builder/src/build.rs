@@ -441,7 +441,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
                 .and_then(|p| p.free)
                 .map_or(16 * MIB, |s| s.0);
             Some(
-                ext4::estimate_ext4_size(&data_tree, free)
+                ext4::estimate_ext4_size_no_journal(&data_tree, free)
                     .map_err(io("measuring the content for the data partition"))?,
             )
         }

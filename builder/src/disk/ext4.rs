@@ -174,9 +174,10 @@ fn make_ext4(
 }
 
 /// Build an ext4 filesystem of `size` bytes from the directory (or
-/// tarball) `source` straight into `image` at byte `offset` (a partition of
+/// tarball) `tree` straight into `image` at byte `offset` (a partition of
 /// an assembled disk image): the files are written once, where they stay,
-/// with no intermediate filesystem image to copy. `scratch` holds
+/// with no intermediate filesystem image to copy. No journal: the box
+/// mounts it read-only; no blocks reserved for root either. `scratch` holds
 /// mke2fs's configuration while it runs. The rest of `image` is untouched.
 #[allow(clippy::too_many_arguments)] // mkfs_ext4's arguments and where to write
 pub fn mkfs_ext4_into(
@@ -219,7 +220,19 @@ pub fn mkfs_ext4_into(
     let cmd = Cmd::new("mke2fs")
         .env("E2FSPROGS_FAKE_TIME", epoch.to_string())
         .env("MKE2FS_CONFIG", &conf)
-        .args(["-q", "-F", "-t", "ext4", "-b", "4096", "-L", label, "-U"])
+        .args([
+            "-q",
+            "-F",
+            "-t",
+            "ext4",
+            "-b",
+            "4096",
+            "-O",
+            "^has_journal",
+            "-m",
+            "0",
+        ])
+        .args(["-L", label, "-U"])
         .arg(uuid.to_string())
         .arg("-E")
         .arg(format!(
@@ -294,6 +307,16 @@ fn out_of_space(e: &CmdError) -> bool {
 /// slack, and never fewer inodes than the tree needs at mke2fs's default
 /// ratio.
 pub fn estimate_ext4_size(root: &Path, free: u64) -> io::Result<u64> {
+    estimate(root, free, JOURNAL)
+}
+
+/// The same for a filesystem without a journal (a read-only data
+/// partition: [`mkfs_ext4_into`] makes none).
+pub fn estimate_ext4_size_no_journal(root: &Path, free: u64) -> io::Result<u64> {
+    estimate(root, free, 0)
+}
+
+fn estimate(root: &Path, free: u64, journal: u64) -> io::Result<u64> {
     let mut seen = HashSet::new();
     let (mut data, mut inodes) = (0u64, 0u64);
     let mut stack = vec![root.to_path_buf()];
@@ -325,7 +348,7 @@ pub fn estimate_ext4_size(root: &Path, free: u64) -> io::Result<u64> {
     }
     let used = data
         .saturating_add(inodes.saturating_mul(INODE_SIZE))
-        .saturating_add(JOURNAL);
+        .saturating_add(journal);
     let sized = (used / 10).saturating_mul(11).saturating_add(free);
     let by_inodes = inodes.saturating_mul(INODE_RATIO / 4 * 5);
     sized

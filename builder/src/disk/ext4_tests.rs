@@ -229,6 +229,12 @@ fn ext4_into_an_image_at_an_offset_leaves_the_rest_alone() {
     fs::write(&part, &after[offset as usize..end]).unwrap();
     Cmd::new("e2fsck").args(["-fn"]).arg(&part).run().unwrap();
     assert!(debugfs(&part, "stat /pack/a.bin").contains("Size: 3145728"));
+    assert!(
+        !debugfs(&part, "features").contains("has_journal"),
+        "read-only: no journal"
+    );
+    let tight = estimate_ext4_size_no_journal(&tree, 0).unwrap();
+    assert!(tight < 8 * MIB, "3 MiB of files: {tight}");
     assert!(!t.path().join("mke2fs-data.conf").exists());
     let e = mkfs_ext4_into(&tree, &img, 4097, size, uuid, uuid, "d", EPOCH, t.path());
     assert!(e.is_err(), "unaligned offset");
