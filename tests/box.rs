@@ -341,6 +341,21 @@ impl RootFs {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Names in a directory (empty if there is no such directory).
+    fn ls(&self, dir: &str) -> Vec<String> {
+        let o = Command::new("debugfs")
+            .args(["-R", &format!("ls -p {dir}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        // `/inode/mode/uid/gid/name/size/`
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .filter_map(|l| l.split('/').nth(5).map(str::to_owned))
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .collect()
+    }
+
     fn bytes(&self) -> u64 {
         let out = sh("dumpe2fs", &["-h", self.0.to_str().unwrap()]);
         let field = |name: &str| -> u64 {
@@ -521,7 +536,7 @@ fn optional_layers_and_the_participation_corner_render() {
     let spec = data.join("spec.toml");
     std::fs::write(
         &spec,
-        "name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [\"base\", \"portal\", \"poll\", \"mumble\", \"files\", \"kiwix\"]\n[settings.portal]\ncontact = \"Ressourcerie <du> coin\"\n",
+        "name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [\"base\", \"portal\", \"poll\", \"mumble\", \"files\", \"kiwix\", \"chat\"]\n[settings.portal]\ncontact = \"Ressourcerie <du> coin\"\n",
     )
     .unwrap();
     let dd = clic::data::DataDir {
@@ -559,7 +574,7 @@ fn optional_layers_and_the_participation_corner_render() {
             "{path}: services by order"
         );
         let corner = section(&html, "participation");
-        assert_eq!(tile_links(&corner), ["/poll/"], "{path}");
+        assert_eq!(tile_links(&corner), ["/chat/", "/poll/"], "{path}");
         assert!(corner.contains(poll), "{path}");
         // "Décider ensemble" has no English text: the French one stands in.
         assert!(corner.contains("Décider ensemble"), "{path}");
@@ -574,7 +589,7 @@ fn optional_layers_and_the_participation_corner_render() {
         about.contains("Ressourcerie &lt;du&gt; coin"),
         "contact, escaped"
     );
-    for licence in ["GPL-3.0-or-later", "BSD-2-Clause", "BSD-3-Clause"] {
+    for licence in ["GPL-3.0-or-later", "BSD-2-Clause", "BSD-3-Clause", "MIT"] {
         assert!(about.contains(licence), "{licence}");
     }
     // The layers' own files: the help page, the nginx locations.
@@ -598,6 +613,114 @@ fn optional_layers_and_the_participation_corner_render() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("poll/layer.toml:5:8: `portal.link`"), "{err}");
+}
+
+/// Render the layers (and settings) of a spec the way `clic build` does,
+/// into a temp dir; the error text if the spec or a template is refused.
+fn render_spec(data: &Path, spec: &Path) -> Result<tempfile::TempDir, String> {
+    let dd = clic::data::DataDir {
+        root: data.to_owned(),
+    };
+    let opts = clic::spec::Options {
+        data: &dd,
+        board_override: None,
+    };
+    let r = clic::spec::resolve(spec, &opts).map_err(|d| d.to_string())?;
+    let ctx = clic::build::template_context(&r, EPOCH.parse().unwrap());
+    let out = tempfile::tempdir().unwrap();
+    for l in &r.layers {
+        if let Some(tree) = l.root() {
+            clic::layers::apply::apply_tree(&tree, out.path(), &ctx).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(out)
+}
+
+/// The chat layer's files from its settings and the hotspot's domain: the
+/// XMPP domain, its group chat service and public room, registration from
+/// private addresses only, the memory cap, the certificate made on the
+/// device; bad settings fail the build naming the setting.
+#[test]
+fn chat_layer_renders_the_boxs_domain_and_checks_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    let render = |settings: &str| {
+        std::fs::write(
+            &spec,
+            format!(
+                "name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [\"base\", \"hotspot\", \"portal\", \"chat\"]\n{settings}"
+            ),
+        )
+        .unwrap();
+        render_spec(&repo(), &spec)
+    };
+    let out = render("[settings.hotspot]\ndomain = \"boite.local\"\n").unwrap();
+    let page = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
+    let cfg = page("etc/prosody/prosody.cfg.lua");
+    for want in [
+        "VirtualHost \"boite.local\"",
+        "Component \"salons.boite.local\" \"muc\"",
+        "clic_room = \"accueil@salons.boite.local\"",
+        "allow_registration = true",
+        "allowlist_registration_only = true",
+        "c2s_require_encryption = true",
+        "certificate = \"/etc/prosody/certs/clic.crt\";",
+    ] {
+        assert!(cfg.contains(want), "{want}:\n{cfg}");
+    }
+    assert!(cfg.contains("modules_disabled = { \"s2s\""), "{cfg}");
+    let dropin = page("etc/systemd/system/prosody.service.d/clic.conf");
+    assert!(dropin.contains("MemoryMax=64M"), "{dropin}");
+    assert!(
+        dropin.contains("Requires=clic-chat-cert.service"),
+        "{dropin}"
+    );
+    let cert = page("etc/systemd/system/clic-chat-cert.service");
+    assert!(
+        cert.contains("ExecStart=/usr/lib/clic/clic-chat-cert boite.local"),
+        "{cert}"
+    );
+    for (p, how) in [
+        ("var/www/html/chat/index.html", "Créez un compte"),
+        ("var/www/html/chat/en/index.html", "Make an account"),
+    ] {
+        let html = page(p);
+        assert!(html.contains("accueil@salons.boite.local"), "{p}");
+        assert!(
+            html.contains("Conversations") && html.contains("Monal"),
+            "{p}"
+        );
+        assert!(html.contains(how), "{p}");
+        assert!(html.contains("/chat/certificate.txt"), "{p}");
+        assert!(!html.to_lowercase().contains("<script"), "{p}");
+    }
+    let home = page("var/www/html/index.html");
+    let corner = &home[home.find("<h2 id=\"participation\">").unwrap()..];
+    assert!(tile_links(corner).contains(&"/chat/".to_owned()), "{home}");
+
+    let out = render(
+        "[settings.chat]\nroom = \"place-du-village\"\nregistration = false\nmemory_max = \"48M\"\n",
+    )
+    .unwrap();
+    let cfg = std::fs::read_to_string(out.path().join("etc/prosody/prosody.cfg.lua")).unwrap();
+    assert!(cfg.contains("VirtualHost \"clic.lan\""), "{cfg}");
+    assert!(
+        cfg.contains("\"place-du-village@salons.clic.lan\""),
+        "{cfg}"
+    );
+    assert!(cfg.contains("allow_registration = false"), "{cfg}");
+    let html = std::fs::read_to_string(out.path().join("var/www/html/chat/index.html")).unwrap();
+    assert!(html.contains("Demandez un compte"), "{html}");
+
+    for (bad, key) in [
+        ("room = \"Place du village\"", "settings.chat.room"),
+        ("room_name = \"a \\\"quote\\\"\"", "settings.chat.room_name"),
+        ("registration = \"yes\"", "settings.chat.registration"),
+        ("memory_max = \"lots\"", "settings.chat.memory_max"),
+    ] {
+        let err = render(&format!("[settings.chat]\n{bad}\n")).unwrap_err();
+        assert!(err.contains(key), "{bad}: {err}");
+    }
 }
 
 /// `href`s of the tiles of a portal page, in order.
@@ -1013,12 +1136,16 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
 }
 
 /// The optional service layers, running: an image of the default spec plus
-/// `files` and `mumble`; their tiles answer, /files/ lists and serves (and
-/// only serves) what is in /srv/clic/library, and mumble-server answers a
-/// TLS handshake on its port.
+/// `files`, `mumble` and `chat`; their tiles answer, /files/ lists and
+/// serves (and only serves) what is in /srv/clic/library, mumble-server
+/// answers a TLS handshake on its port, and prosody: no key in the image,
+/// its certificate made at first boot (the one the console and
+/// /chat/certificate.txt show), two XMPP clients register from their app,
+/// find the public room, join it and a message goes from one to the other;
+/// prosody stays under its memory cap.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn optional_files_and_mumble_layers_serve() {
+fn optional_files_mumble_and_chat_layers_serve() {
     let dir = work().join("optional");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -1028,8 +1155,8 @@ fn optional_files_and_mumble_layers_serve() {
         .replace(&spec, r#"name = "clic-optional""#);
     let spec = Regex::new(r"(?m)^layers = \[(.*)\]$")
         .unwrap()
-        .replace(&spec, r#"layers = [$1, "files", "mumble"]"#);
-    assert!(spec.contains(r#""files", "mumble"]"#), "{spec}");
+        .replace(&spec, r#"layers = [$1, "files", "mumble", "chat"]"#);
+    assert!(spec.contains(r#""files", "mumble", "chat"]"#), "{spec}");
     std::fs::write(dir.join("spec.toml"), spec.as_bytes()).unwrap();
     let out = dir.join("out");
     run({
@@ -1052,6 +1179,20 @@ fn optional_files_and_mumble_layers_serve() {
         .find(|p| p["role"] == "root")
         .and_then(|p| p["start"].as_u64())
         .unwrap();
+    // No secret of the chat layer in the image: prosody's certificate and
+    // ssl-cert's snakeoil key are made on the device.
+    {
+        let root = RootFs::extract(&img, root_start);
+        let certs = root.ls("/etc/prosody/certs");
+        assert!(
+            !certs.iter().any(|n| n.starts_with("clic.")),
+            "prosody's certificate is in the image: {certs:?}"
+        );
+        let private = root.ls("/etc/ssl/private");
+        assert!(private.is_empty(), "keys in the image: {private:?}");
+        let cfg = root.cat("/etc/prosody/prosody.cfg.lua");
+        assert!(cfg.contains("VirtualHost \"clic.lan\""), "{cfg}");
+    }
     let guide = dir.join("guide-poele.txt");
     std::fs::write(&guide, "Construire un poêle fusée: CLIC-FILES-TEST\n").unwrap();
     put_file(
@@ -1062,11 +1203,11 @@ fn optional_files_and_mumble_layers_serve() {
         "/srv/clic/library/guide-poele.txt",
     );
 
-    let b = RunningBox::start(&img, "optional", "512M", &[64738]);
+    let b = RunningBox::start(&img, "optional", "512M", &[64738, 5222]);
     let (_, home) = get(b.port, "/");
     let mut links = tile_links(&home);
     links.sort();
-    assert_eq!(links, ["/files/", "/kiwix/", "/mumble/"]);
+    assert_eq!(links, ["/chat/", "/files/", "/kiwix/", "/mumble/"]);
     for l in &links {
         let (status, _) = get(b.port, l);
         assert_eq!(status, 200, "{l}");
@@ -1106,6 +1247,63 @@ fn optional_files_and_mumble_layers_serve() {
         "no TLS from mumble-server: {}",
         tail(&tls, 10)
     );
+
+    // Chat: the help page, then two real XMPP sessions
+    // (tests/fixtures/xmpp-client.py: STARTTLS, in-band registration, SASL,
+    // the room's disco#info, MUC join, a groupchat message from one to the
+    // other).
+    let (_, help) = get(b.port, "/chat/");
+    assert!(help.contains("accueil@salons.clic.lan"), "{help}");
+    let (status, published) = get(b.port, "/chat/certificate.txt");
+    assert_eq!(status, 200);
+    let o = Command::new("timeout")
+        .arg("300")
+        .arg("python3")
+        .arg(repo().join("tests/fixtures/xmpp-client.py"))
+        .args(["127.0.0.1", &b.extra_ports[1].to_string()])
+        .args(["clic.lan", "accueil@salons.clic.lan"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success() && said.lines().any(|l| l == "ok"),
+        "XMPP client: {said}{}\nserial:\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        tail(&b.serial(), 40)
+    );
+    // The serial log is complete once QEMU has stopped.
     let serial = b.stop();
+    // The certificate was made on this device at first boot; it is the one
+    // prosody serves and the one published for people to compare.
+    assert!(
+        serial.contains("clic-chat: TLS certificate for clic.lan made on this device"),
+        "{}",
+        tail(&serial, 60)
+    );
+    let made = Regex::new(r"clic-chat: TLS certificate of clic\.lan: SHA-256 ([0-9A-F:]{95})")
+        .unwrap()
+        .captures(&serial)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_else(|| panic!("no fingerprint on the console:\n{}", tail(&serial, 60)));
+    assert!(published.contains(&made), "{published}");
+    assert!(
+        said.contains(&format!("fingerprint {made}")),
+        "prosody serves another certificate than the one made: {said}"
+    );
+    // Under its memory cap (clic-ready prints each capped service).
+    let mem = Regex::new(r"clic-ready: prosody\.service uses (\d+) MiB of its (\d+) MiB")
+        .unwrap()
+        .captures(&serial)
+        .map(|c| (c[1].parse::<u64>().unwrap(), c[2].parse::<u64>().unwrap()))
+        .unwrap_or_else(|| panic!("prosody's memory not reported:\n{}", tail(&serial, 60)));
+    assert_eq!(mem.1, 64, "settings.chat.memory_max");
+    assert!(mem.0 > 0 && mem.0 < mem.1, "prosody uses {} MiB", mem.0);
+    eprintln!("prosody at rest: {} MiB of {} MiB", mem.0, mem.1);
+
     assert!(!serial.contains("Failed to start"), "{}", tail(&serial, 40));
+    assert!(
+        !serial.contains("clic-ready: FAILED"),
+        "{}",
+        tail(&serial, 40)
+    );
 }

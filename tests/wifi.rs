@@ -126,6 +126,16 @@ fn defaults_give_an_open_isolated_hotspot_and_a_captive_portal() {
         lines(&captive).contains(&"address=/dns.msftncsi.com/131.107.255.255"),
         "{captive}"
     );
+    // DNS sent to other resolvers is answered by the box.
+    let nft = read(&r, "etc/clic/captive-dns.nft");
+    for proto in ["udp", "tcp"] {
+        assert!(
+            nft.contains(&format!(
+                "ip saddr 10.42.0.1/24 ip daddr != 10.42.0.1 {proto} dport 53 dnat to 10.42.0.1"
+            )),
+            "{nft}"
+        );
+    }
     let nginx = read(&r, "etc/nginx/conf.d/clic-captive.conf");
     assert!(
         nginx.contains("listen 10.42.0.1:80 default_server;"),
@@ -202,10 +212,16 @@ fn other_settings_are_checked_and_rendered() {
         "{d}"
     );
     assert!(!read(&r, "etc/dnsmasq.d/clic-captive.conf").contains("address=/#/"));
+    assert!(!read(&r, "etc/clic/captive-dns.nft").contains("dnat"));
 
     // Captive portal off: no DNS catch-all, no nginx server.
     let r = render(&[("captive-portal", "enabled", toml::Value::Boolean(false))]).unwrap();
     assert!(!read(&r, "etc/dnsmasq.d/clic-captive.conf").contains("address=/#/"));
+    let nft = read(&r, "etc/clic/captive-dns.nft");
+    assert!(
+        !nft.contains("dnat") && nft.contains("delete table ip clic_captive"),
+        "{nft}"
+    );
     assert!(!read(&r, "etc/nginx/conf.d/clic-captive.conf").contains("server {"));
     let site = read(&r, "etc/nginx/clic-site.d/clic-captive.conf");
     assert!(!site.contains("auth_request"), "{site}");
@@ -218,6 +234,7 @@ fn other_settings_are_checked_and_rendered() {
     ])
     .unwrap();
     assert!(read(&r, "etc/dnsmasq.d/clic-captive.conf").contains("address=/#/192.168.7.1"));
+    assert!(read(&r, "etc/clic/captive-dns.nft").contains("udp dport 53 dnat to 192.168.7.1"));
     let n = read(&r, "etc/nginx/conf.d/clic-captive.conf");
     assert!(n.contains("listen 192.168.7.1:80 default_server;"), "{n}");
     assert!(n.contains("return 302 http://boite.local/;"), "{n}");
@@ -401,6 +418,8 @@ const CAPTIVE_CHECKS: &[&str] = &[
     "dns connectivitycheck.gstatic.com",
     "dns captive.apple.com",
     "dns dns.msftncsi.com",
+    "dns-redirect 8.8.8.8",
+    "dns-redirect 1.1.1.1",
     "captive-android",
     "captive-android-gen",
     "captive-android-gen_204",

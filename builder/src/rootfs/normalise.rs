@@ -11,6 +11,10 @@ use std::path::Path;
 pub const REMOVE: &[&str] = &[
     "/var/lib/dbus/machine-id",
     "/etc/ssh/ssh_host_*",
+    // ssl-cert's postinst makes a "snakeoil" key pair in the build tree;
+    // firstboot makes the box's own (its hash link goes too, below).
+    "/etc/ssl/private/ssl-cert-snakeoil.key",
+    "/etc/ssl/certs/ssl-cert-snakeoil.pem",
     "/var/cache/ldconfig/aux-cache",
     "/var/lib/systemd/random-seed",
     "/var/lib/systemd/credential.secret",
@@ -58,14 +62,17 @@ pub fn normalise(root: &Path) -> io::Result<()> {
         let (dir, file_pat) = rel.rsplit_once('/').unwrap_or(("", rel));
         let dir = root.join(dir);
         let Ok(rd) = fs::read_dir(&dir) else { continue };
+        let mut removed = Vec::new();
         for e in rd.filter_map(Result::ok) {
             if glob_match(file_pat, &e.file_name().to_string_lossy()) {
                 let ft = e.file_type()?;
                 if !ft.is_dir() {
                     fs::remove_file(e.path())?;
+                    removed.push(e.file_name());
                 }
             }
         }
+        remove_links_to(&dir, &removed)?;
     }
     for d in EMPTY_DIRS {
         let dir = root.join(d.trim_start_matches('/'));
@@ -90,6 +97,30 @@ pub fn normalise(root: &Path) -> io::Result<()> {
             fs::remove_file(&p)?;
         }
         fs::write(&p, contents)?;
+    }
+    Ok(())
+}
+
+/// Symlinks of `dir` pointing at one of `names` in the same directory
+/// (a bare file name, as `make-ssl-cert` and `c_rehash` write them), which
+/// were just removed: e.g. the `<hash>.0` link of a certificate.
+fn remove_links_to(dir: &Path, names: &[std::ffi::OsString]) -> io::Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    for e in fs::read_dir(dir)?.filter_map(Result::ok) {
+        if !e.file_type()?.is_symlink() {
+            continue;
+        }
+        let target = fs::read_link(e.path())?;
+        let in_dir = target.parent().is_none_or(|p| p.as_os_str().is_empty());
+        if in_dir
+            && target
+                .file_name()
+                .is_some_and(|n| names.iter().any(|r| r == n))
+        {
+            fs::remove_file(e.path())?;
+        }
     }
     Ok(())
 }
@@ -125,11 +156,25 @@ mod tests {
     fn removes_secrets_and_host_state() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
-        for d in ["etc/ssh", "var/log/apt", "tmp/x", "var/lib/dbus"] {
+        for d in [
+            "etc/ssh",
+            "etc/ssl/certs",
+            "etc/ssl/private",
+            "var/log/apt",
+            "tmp/x",
+            "var/lib/dbus",
+        ] {
             fs::create_dir_all(r.join(d)).unwrap();
         }
         fs::write(r.join("etc/ssh/ssh_host_ed25519_key"), "secret").unwrap();
         fs::write(r.join("etc/ssh/sshd_config"), "keep").unwrap();
+        fs::write(r.join("etc/ssl/private/ssl-cert-snakeoil.key"), "secret").unwrap();
+        fs::write(r.join("etc/ssl/certs/ssl-cert-snakeoil.pem"), "cert").unwrap();
+        fs::write(r.join("etc/ssl/certs/ca-certificates.crt"), "keep").unwrap();
+        std::os::unix::fs::symlink("ssl-cert-snakeoil.pem", r.join("etc/ssl/certs/a1b2c3d4.0"))
+            .unwrap();
+        std::os::unix::fs::symlink("ca-certificates.crt", r.join("etc/ssl/certs/e5f6a7b8.0"))
+            .unwrap();
         fs::write(r.join("etc/passwd-"), "old").unwrap();
         fs::write(r.join("etc/machine-id"), "0123456789abcdef\n").unwrap();
         fs::write(r.join("etc/resolv.conf"), "nameserver 10.0.0.1\n").unwrap();
@@ -139,6 +184,11 @@ mod tests {
         normalise(r).unwrap();
         assert!(!r.join("etc/ssh/ssh_host_ed25519_key").exists());
         assert!(r.join("etc/ssh/sshd_config").exists());
+        assert!(!r.join("etc/ssl/private/ssl-cert-snakeoil.key").exists());
+        assert!(!r.join("etc/ssl/certs/ssl-cert-snakeoil.pem").exists());
+        assert!(fs::symlink_metadata(r.join("etc/ssl/certs/a1b2c3d4.0")).is_err());
+        assert!(fs::symlink_metadata(r.join("etc/ssl/certs/e5f6a7b8.0")).is_ok());
+        assert!(r.join("etc/ssl/certs/ca-certificates.crt").exists());
         assert!(!r.join("etc/passwd-").exists());
         assert_eq!(fs::read_to_string(r.join("etc/machine-id")).unwrap(), "");
         assert_eq!(fs::read_to_string(r.join("etc/resolv.conf")).unwrap(), "");
