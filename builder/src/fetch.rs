@@ -49,15 +49,39 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.partial"))
 }
 
+/// The lock file that makes concurrent fetches of one destination (two
+/// builds started together on an empty cache) take turns.
+fn lock_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.lock"))
+}
+
+/// Whether `dest` already holds the pinned bytes.
+fn already_there(dest: &Path, pin: Pin) -> bool {
+    fs::metadata(dest).is_ok_and(|m| m.len() == pin.size)
+        && sha256_file(dest).is_ok_and(|(_, got)| got.eq_ignore_ascii_case(pin.sha256))
+}
+
 /// How many times a transfer that made progress is resumed in one call.
 const ATTEMPTS: usize = 5;
 
 /// Download `url` to `dest`, verified against `pin`, resuming a partial
-/// download left by an earlier call.
+/// download left by an earlier call. Concurrent calls for one `dest` take
+/// turns (a lock file next to it); the later ones find it there.
 pub fn fetch_verified(url: &str, dest: &Path, pin: Pin) -> Result<(), FetchError> {
     let io = |context: String| move |source| FetchError::Io { context, source };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
+    let lock = lock_path(dest);
+    let held = fs::File::create(&lock).map_err(io(format!("creating {}", lock.display())))?;
+    held.lock()
+        .map_err(io(format!("locking {}", lock.display())))?;
+    if already_there(dest, pin) {
+        return Ok(());
+    }
     let partial = partial_path(dest);
     let len = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     if len(&partial) > pin.size {
@@ -128,4 +152,40 @@ pub fn fetch_verified(url: &str, dest: &Path, pin: Pin) -> Result<(), FetchError
         partial.display(),
         dest.display()
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::{Digest, Sha256};
+
+    #[test]
+    fn concurrent_fetches_of_one_file_take_turns_and_all_succeed() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src.bin");
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        fs::write(&src, &bytes).unwrap();
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let url = format!("file://{}", src.display());
+        let dest = t.path().join("cache").join(&sha);
+        let results: Vec<Result<(), String>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        let pin = Pin {
+                            sha256: &sha,
+                            size: bytes.len() as u64,
+                        };
+                        fetch_verified(&url, &dest, pin).map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in results {
+            assert_eq!(r, Ok(()));
+        }
+        assert_eq!(fs::read(&dest).unwrap(), bytes);
+        assert!(!partial_path(&dest).exists());
+    }
 }
