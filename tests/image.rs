@@ -142,6 +142,11 @@ fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
 
 /// `clic inspect` passes on an image as built.
 fn inspect_ok(img: &Path) {
+    inspect_report(img);
+}
+
+/// `clic inspect --json` of an image that passes; its report.
+fn inspect_report(img: &Path) -> serde_json::Value {
     let mut c = clic();
     c.arg("inspect").arg(img).arg("--json");
     let out = run(c);
@@ -152,6 +157,20 @@ fn inspect_ok(img: &Path) {
         .unwrap()
         .iter()
         .any(|c| c["name"] == "cmdline"));
+    report
+}
+
+/// The board's Wi-Fi firmware files were checked, and are in the root.
+fn assert_wifi_firmware(report: &serde_json::Value, files: &[&str]) {
+    let checks = report["checks"].as_array().unwrap();
+    for f in files {
+        let name = format!("file root:/lib/firmware/{f}");
+        let c = checks
+            .iter()
+            .find(|c| c["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not checked: {report:#}"));
+        assert_eq!(c["ok"], true, "{c}");
+    }
 }
 
 #[test]
@@ -207,7 +226,16 @@ fn rpi_zero2w_passes_the_static_boot_check() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn inspect_passes_on_the_default_image_and_catches_a_broken_mbr() {
     let img = image();
-    inspect_ok(img);
+    let report = inspect_report(img);
+    // One file of each firmware package.
+    assert_wifi_firmware(
+        &report,
+        &[
+            "iwlwifi-6000-4.ucode",
+            "rtlwifi/rtl8188eufw.bin",
+            "htc_9271.fw",
+        ],
+    );
     let bad = work().join("bad-mbr.img");
     std::fs::copy(img, &bad).unwrap();
     use std::io::{Seek, SeekFrom, Write};
@@ -325,6 +353,19 @@ fn image_holds_no_secrets_or_host_state() {
     assert_eq!(cat("/etc/hostname"), "clic\n");
     assert!(cat("/etc/fstab").contains(&format!("UUID={}", root["fs_uuid"].as_str().unwrap())));
     assert!(!ls("/etc/ssh").contains("ssh_host_"), "host keys baked in");
+    // Frugal: what the board's firmware_exclude leaves out is not there
+    // (Intel Bluetooth, Wi-Fi 6 radios), what it keeps is; the exclusions
+    // stay in dpkg's configuration for upgrades on the box.
+    let names = |dir: &str| debugfs(format!("ls -p {dir}"));
+    let firmware = names("/usr/lib/firmware");
+    assert!(firmware.contains("/iwlwifi-6000-4.ucode/"), "{firmware}");
+    assert!(!firmware.contains("/iwlwifi-cc-a0-"), "{firmware}");
+    assert!(!names("/usr/lib/firmware/intel").contains("/ibt-"));
+    assert!(!names("/usr/lib/firmware/ath11k").contains("/QCN9074/"));
+    assert!(names("/usr/lib/firmware/ath10k").contains("/QCA6174/"));
+    assert!(cat("/etc/dpkg/dpkg.cfg.d/clic-firmware-exclude")
+        .lines()
+        .any(|l| l == "path-exclude=/lib/firmware/ath11k/*"));
     // Build-time settings are gone: dpkg syncs on the device, daemons start,
     // the real update-initramfs is back.
     assert!(

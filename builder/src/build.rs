@@ -286,6 +286,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         source_date_epoch: epoch,
         initramfs_modules: profile.initramfs_modules.clone(),
         extra: crate::spec::apt::repos(&r.layers),
+        firmware_exclude: profile.firmware_exclude.clone(),
     };
     let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root)?;
     if let rootfs::Origin::Bootstrapped { key } = &origin {
@@ -527,7 +528,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     }
     self_check(
         image_tmp.path(),
-        &profile.boot,
+        profile,
         &crate::inspect::rules::pins_of(&firmware),
     )?;
 
@@ -663,13 +664,13 @@ pub fn load_firmware(
 /// is moved into place: an image that could not boot is never published.
 fn self_check(
     image: &Path,
-    boot: &crate::spec::profile::BootConfig,
+    profile: &crate::spec::profile::Profile,
     pins: &BTreeMap<String, crate::firmware::Manifest>,
 ) -> Result<(), BuildError> {
-    let Some(rules) = crate::inspect::InspectRules::for_boot(boot, pins) else {
+    let Some(rules) = crate::inspect::InspectRules::for_profile(profile, pins) else {
         eprintln!(
             "clic: warning: no static boot check for loader `{}`",
-            boot.loader
+            profile.boot.loader
         );
         return Ok(());
     };

@@ -106,7 +106,7 @@ fn choose_rules(
         }
     };
     let (p, pins) = p;
-    Ok(InspectRules::for_boot(&p.profile.boot, &pins).unwrap_or_else(|| {
+    Ok(InspectRules::for_profile(&p.profile, &pins).unwrap_or_else(|| {
         eprintln!(
             "note: clic has no inspection rules for the `{}` boot loader; checking the partition table and filesystems only",
             p.profile.boot.loader

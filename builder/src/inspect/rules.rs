@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::firmware::Manifest;
-use crate::spec::profile::{BlobConfig, BootConfig};
+use crate::spec::profile::{BlobConfig, BootConfig, Profile};
 
 /// Which partition a rule is about, found from the partition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +146,22 @@ impl InspectRules {
         Some(rules)
     }
 
+    /// [`Self::for_boot`] plus the files of the board's root filesystem
+    /// (its Wi-Fi firmware).
+    pub fn for_profile(
+        profile: &Profile,
+        pins: &BTreeMap<String, Manifest>,
+    ) -> Option<InspectRules> {
+        let mut rules = Self::for_boot(&profile.boot, pins)?;
+        for f in &profile.wifi_firmware {
+            let path = format!("{WIFI_FIRMWARE_DIR}/{}", f.trim_start_matches('/'));
+            rules
+                .required_files
+                .push(FileRef::new(Location::Root, &path));
+        }
+        Some(rules)
+    }
+
     pub fn for_loader(loader: &str, grub_platforms: &[String]) -> Option<InspectRules> {
         match loader {
             "grub-x86" => Some(grub_x86(grub_platforms)),
@@ -170,6 +186,9 @@ impl InspectRules {
 }
 
 const EXTLINUX: &str = "/boot/extlinux/extlinux.conf";
+/// Where the kernel looks for firmware (`/lib` is `/usr/lib` on merged-usr
+/// systems: the link is followed).
+const WIFI_FIRMWARE_DIR: &str = "/lib/firmware";
 
 /// What a board's blob must look like on the disk (pure): zeros, a whole
 /// pinned firmware file (its hash), or the file of the image it came from

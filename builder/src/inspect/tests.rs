@@ -380,6 +380,18 @@ fn blobs_and_grub_bios_pointers() {
 }
 
 fn pi_image(dir: &Path, name: &str, root_number: u32, kernel: &str) -> (PathBuf, Layout) {
+    pi_image_with_root(dir, name, root_number, kernel, &[], &[])
+}
+
+/// A Pi image whose root also holds `files` and `links` (path, target).
+fn pi_image_with_root(
+    dir: &Path,
+    name: &str,
+    root_number: u32,
+    kernel: &str,
+    root_files: &[(&str, &str)],
+    root_links: &[(&str, &str)],
+) -> (PathBuf, Layout) {
     let layout = pi_layout();
     let pu = layout.by_number(root_number).unwrap().part_uuid.clone();
     let fat = |path: &str, text: String| FatFile {
@@ -413,7 +425,9 @@ fn pi_image(dir: &Path, name: &str, root_number: u32, kernel: &str) -> (PathBuf,
         label: "RASPIFIRM".into(),
         files,
     };
-    let root = ext4(dir, name, &[("etc/os-release", "ID=debian\n")], &[]);
+    let mut files = vec![("etc/os-release", "ID=debian\n")];
+    files.extend_from_slice(root_files);
+    let root = ext4(dir, name, &files, root_links);
     let out = dir.join(format!("{name}.img"));
     let parts = [(1, boot), (2, PartContent::File(root))];
     assemble(&out, &layout, &parts, None, &[], EPOCH).unwrap();
@@ -451,6 +465,56 @@ fn pi_like_mbr_image() {
         .map(String::from)
         .collect();
     assert_eq!(failed(&r), expected, "{:#?}", r.checks);
+}
+
+/// A board profile's Wi-Fi firmware (the PC's) is required in the root
+/// filesystem, found through merged-usr's `/lib` link and a package's own
+/// link; a missing file fails its check by name.
+#[test]
+fn wifi_firmware_of_the_profile_is_required_in_the_root() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let p = crate::spec::profile::load(&repo.join("profiles/ordinosaure-amd64.toml")).unwrap();
+    let wifi = &p.profile.wifi_firmware;
+    assert!(wifi.iter().any(|f| f == "htc_9271.fw"), "{wifi:?}");
+    let rules = InspectRules::for_profile(&p.profile, &Default::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // As Debian lays it out: /lib -> usr/lib; one file a link to another.
+    let real: Vec<String> = wifi
+        .iter()
+        .filter(|f| *f != "htc_9271.fw")
+        .map(|f| format!("usr/lib/firmware/{f}"))
+        .collect();
+    let mut files: Vec<(&str, &str)> = real.iter().map(|f| (f.as_str(), "fw")).collect();
+    files.push(("usr/lib/firmware/ath9k_htc/htc_9271-1.4.0.fw", "fw"));
+    let links = [
+        ("lib", "usr/lib"),
+        (
+            "usr/lib/firmware/htc_9271.fw",
+            "ath9k_htc/htc_9271-1.4.0.fw",
+        ),
+    ];
+    let (img, _) = pi_image_with_root(dir.path(), "wifi", 2, "vmlinuz", &files, &links);
+    let r = inspect(&img, &rules).unwrap();
+    for f in wifi {
+        let c = check(&r, &format!("file root:/lib/firmware/{f}"));
+        assert!(c.ok, "{f}: {}", c.detail);
+    }
+    assert!(
+        check(&r, "file root:/lib/firmware/htc_9271.fw")
+            .detail
+            .contains("htc_9271-1.4.0.fw"),
+        "the link followed is named"
+    );
+    // Without one Intel firmware file.
+    let fewer: Vec<(&str, &str)> = files
+        .iter()
+        .copied()
+        .filter(|(f, _)| !f.ends_with("iwlwifi-8265-36.ucode"))
+        .collect();
+    let (img, _) = pi_image_with_root(dir.path(), "nowifi", 2, "vmlinuz", &fewer, &links);
+    let r = inspect(&img, &rules).unwrap();
+    let c = check(&r, "file root:/lib/firmware/iwlwifi-8265-36.ucode");
+    assert!(!c.ok && c.detail.contains("missing"), "{}", c.detail);
 }
 
 #[test]

@@ -22,6 +22,9 @@ pub struct RootfsRequest {
     pub initramfs_modules: Vec<String>,
     /// Extra apt repositories of the layers, keys checked against their pins.
     pub extra: Vec<crate::spec::apt::AptRepo>,
+    /// The board's firmware files not installed, as patterns under the
+    /// firmware directory (`ath11k/*`): it has no such hardware.
+    pub firmware_exclude: Vec<String>,
 }
 
 /// An extra repository as the bootstrap uses it: its key and package lists
@@ -174,14 +177,36 @@ pub fn mmdebstrap_command(
     ("unshare".into(), a)
 }
 
+/// The firmware directory, where packages put it: `/lib/firmware` up to
+/// bookworm, `/usr/lib/firmware` from trixie on.
+pub const FIRMWARE_DIRS: &[&str] = &["/lib/firmware", "/usr/lib/firmware"];
+
+/// The board's firmware exclusions, a dpkg configuration file written by
+/// the board stage before it installs the board's packages, and kept in
+/// the image: upgrades on the box leave the same files out.
+pub const FIRMWARE_EXCLUDE_FILE: &str = "etc/dpkg/dpkg.cfg.d/clic-firmware-exclude";
+
+/// The dpkg `path-exclude` lines for a board's firmware exclusions (pure).
+pub fn firmware_excludes(patterns: &[String]) -> Vec<String> {
+    patterns
+        .iter()
+        .flat_map(|p| {
+            FIRMWARE_DIRS
+                .iter()
+                .map(move |d| format!("path-exclude={d}/{}", p.trim_start_matches('/')))
+        })
+        .collect()
+}
+
 /// The board stage, run in the unpacked shared tree: install the board's
 /// and the spec's packages with the tree's own apt (daemons kept from
 /// starting by `policy-rc.d`), then make the one initramfs with the
 /// board's modules. Its own mount and PID namespaces: the mounts, and any
-/// process a maintainer script leaves behind, end with it.
+/// process a maintainer script leaves behind, end with it. The board's
+/// firmware exclusions are dpkg configuration before anything is installed.
 const BOARD_STAGE: &str = r#"set -eu
-t=$1 archives=$2 offline=$3 modules=$4
-shift 4
+t=$1 archives=$2 offline=$3 modules=$4 excludes=$5
+shift 5
 mount -t proc proc "$t/proc"
 mount -t sysfs sysfs "$t/sys"
 mount --rbind /dev "$t/dev"
@@ -194,6 +219,10 @@ while [ "$1" != -- ]; do
   shift
 done
 shift
+if [ -n "$excludes" ]; then
+  mkdir -p "$t/etc/dpkg/dpkg.cfg.d"
+  printf '%s\n' "$excludes" > "$t/FIRMWARE_EXCLUDE_FILE"
+fi
 printf '#!/bin/sh\nexit 101\n' > "$t/usr/sbin/policy-rc.d"
 chmod 755 "$t/usr/sbin/policy-rc.d"
 if [ "$offline" = offline ]; then
@@ -230,7 +259,8 @@ pub fn board_stage_command(
         .replace("OFFLINE_APT_FILE", OFFLINE_APT_FILE)
         .replace("UNSAFE_IO_FILE", UNSAFE_IO_FILE)
         .replace("INITRAMFS_CONF", INITRAMFS_CONF)
-        .replace("INITRAMFS_MODULES", INITRAMFS_MODULES);
+        .replace("INITRAMFS_MODULES", INITRAMFS_MODULES)
+        .replace("FIRMWARE_EXCLUDE_FILE", FIRMWARE_EXCLUDE_FILE);
     let mut a = unshare(&["--pid", "--fork", "--kill-child"]);
     a.extend([
         "sh".into(),
@@ -241,6 +271,7 @@ pub fn board_stage_command(
         cache.archives.clone().into(),
         if offline { "offline" } else { "online" }.into(),
         req.initramfs_modules.join(" ").into(),
+        firmware_excludes(&req.firmware_exclude).join("\n").into(),
         cache.lists.clone().into(),
     ]);
     a.extend(extra.iter().map(|x| x.lists.clone().into()));
@@ -319,7 +350,37 @@ mod tests {
             source_date_epoch: 1_700_000_000,
             initramfs_modules: Vec::new(),
             extra: Vec::new(),
+            firmware_exclude: Vec::new(),
         }
+    }
+
+    /// The board's firmware exclusions go to dpkg in the board stage (for
+    /// both firmware directories), not into the tree every board of the
+    /// architecture shares.
+    #[test]
+    fn firmware_exclusions_are_the_board_stages() {
+        let mut r = req();
+        r.firmware_exclude = vec!["ath11k/*".into(), "/intel/ibt-*".into()];
+        let (_, args) = board_stage_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        let args = strings(&args);
+        assert!(
+            args.iter().any(|a| a
+                == "path-exclude=/lib/firmware/ath11k/*\npath-exclude=/usr/lib/firmware/ath11k/*\npath-exclude=/lib/firmware/intel/ibt-*\npath-exclude=/usr/lib/firmware/intel/ibt-*"),
+            "{args:?}"
+        );
+        let script = &args[args.iter().position(|a| a == "-c").unwrap() + 1];
+        assert!(script.contains(&format!("> \"$t/{FIRMWARE_EXCLUDE_FILE}\"")));
+        // Before apt installs anything.
+        assert!(script.find(FIRMWARE_EXCLUDE_FILE) < script.find("apt-get install"));
+        let (_, tree) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        assert_eq!(
+            tree,
+            mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root")).1,
+            "the shared tree does not depend on a board's exclusions"
+        );
+        // None: an empty argument, nothing written.
+        let (_, none) = board_stage_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+        assert!(none.iter().any(|a| a.is_empty()));
     }
 
     fn cache() -> AptCache {
@@ -435,12 +496,13 @@ mod tests {
         }
         let n = args.len();
         assert_eq!(
-            &args[n - 9..],
+            &args[n - 10..],
             [
                 "/w/root",
                 "/c/archives",
                 "online",
                 "ext4 mmc_block",
+                "",
                 "/c/lists",
                 "/c/extra/t/lists",
                 "--",

@@ -10,6 +10,10 @@ use crate::qemu::QemuProfile;
 
 pub const ARCHES: &[&str] = &["amd64", "i386", "arm64", "armhf", "armel"];
 
+/// Debian archive components a profile may name (`non-free-firmware`:
+/// Wi-Fi and boot firmware since bookworm).
+pub const COMPONENTS: &[&str] = &["main", "contrib", "non-free", "non-free-firmware"];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
@@ -36,6 +40,18 @@ pub struct Profile {
     /// under emulation); otherwise Debian's default (`most`).
     #[serde(default)]
     pub initramfs_modules: Vec<String>,
+    /// Wi-Fi firmware files the board's radios load, relative to
+    /// `/lib/firmware` (from the firmware packages in `board_packages`):
+    /// `clic inspect` and the build's own check require them in the root
+    /// filesystem.
+    #[serde(default)]
+    pub wifi_firmware: Vec<String>,
+    /// Firmware files not installed, as patterns relative to the firmware
+    /// directory (`ath11k/*`, `intel/ibt-*`): parts of the firmware
+    /// packages for hardware the board never has (dpkg `path-exclude`, in
+    /// the board stage; kept in the image for later upgrades).
+    #[serde(default)]
+    pub firmware_exclude: Vec<String>,
     /// Raspberry Pi Imager device tags (`pi4-64bit`, `pi3-64bit`, ...): when
     /// set, a build also writes an `os_list.json` entry for these devices.
     #[serde(default)]
@@ -261,6 +277,26 @@ pub fn load(path: &Path) -> Result<LoadedProfile, Diagnostics> {
             .with_hint(format!("known: {}", ARCHES.join(", "))),
         );
     }
+    for c in &profile.components {
+        if !COMPONENTS.contains(&c.as_str()) {
+            let needle = format!("\"{c}\"");
+            let span = src.text.find(&needle).map(|s| s..s + 1);
+            diags.0.push(
+                src.diag(
+                    span,
+                    "components",
+                    format!("unknown archive component `{c}`"),
+                )
+                .with_hint(format!("known: {}", COMPONENTS.join(", "))),
+            );
+        }
+    }
+    if !profile.components.iter().any(|c| c == "main") {
+        let (span, key) = at("components");
+        diags
+            .0
+            .push(src.diag(span, &key, "the components must include `main`".to_owned()));
+    }
     let roots = profile
         .disk
         .partitions
@@ -309,4 +345,50 @@ pub fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
         .collect();
     v.sort();
     Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The amd64 profile of the repository with its components replaced.
+    fn with_components(line: &str) -> Result<LoadedProfile, Diagnostics> {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let text = std::fs::read_to_string(repo.join("profiles/ordinosaure-amd64.toml")).unwrap();
+        let text = text
+            .lines()
+            .filter(|l| !l.starts_with("components"))
+            .map(|l| {
+                if l.starts_with("arch = ") {
+                    format!("{l}\n{line}")
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pc.toml");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    #[test]
+    fn components_are_checked() {
+        let p = with_components("components = [\"main\", \"non-free-firmware\"]").unwrap();
+        assert_eq!(p.profile.components, ["main", "non-free-firmware"]);
+        let err = with_components("components = [\"main\", \"non-free-firmwre\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pc.toml:"), "{err}");
+        assert!(
+            err.contains("unknown archive component `non-free-firmwre`"),
+            "{err}"
+        );
+        assert!(err.contains("non-free-firmware"), "hint: {err}");
+        let err = with_components("components = [\"non-free-firmware\"]")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must include `main`"), "{err}");
+    }
 }
