@@ -203,6 +203,22 @@ fn rpi_zero_builds_and_passes_inspect() {
             "bcm2835-rpi-zero-w.dtb",
         ],
     );
+    // The Zero W's Wi-Fi firmware (firmware-brcm80211), in the root.
+    let mut c = clic();
+    c.arg("inspect").arg(&img).arg("--json");
+    let report: serde_json::Value = serde_json::from_slice(&run(c).stdout).unwrap();
+    let checks = report["checks"].as_array().unwrap();
+    for f in [
+        "brcm/brcmfmac43430-sdio.bin",
+        "brcm/brcmfmac43430-sdio.raspberrypi,model-zero-w.txt",
+    ] {
+        let name = format!("file root:/lib/firmware/{f}");
+        let c = checks
+            .iter()
+            .find(|c| c["name"] == name.as_str())
+            .unwrap_or_else(|| panic!("{name} not checked: {report:#}"));
+        assert_eq!(c["ok"], true, "{c}");
+    }
 }
 
 // The boots are `extra_boot_` tests: `make test-boards` runs them, `make

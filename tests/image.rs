@@ -188,7 +188,17 @@ fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
     let img = board_image("rpi3");
-    inspect_ok(img);
+    let report = inspect_report(img);
+    // firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
+    assert_wifi_firmware(
+        &report,
+        &[
+            "brcm/brcmfmac43430-sdio.bin",
+            "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt",
+            "brcm/brcmfmac43455-sdio.bin",
+            "brcm/brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt",
+        ],
+    );
     boot_image_and_fetch(img, "none", "rpi3");
 }
 
