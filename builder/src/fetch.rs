@@ -49,16 +49,6 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.partial"))
 }
 
-/// The lock file that makes concurrent fetches of one destination (two
-/// builds started together on an empty cache) take turns.
-fn lock_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.lock"))
-}
-
 /// Whether `dest` already holds the pinned bytes.
 fn already_there(dest: &Path, pin: Pin) -> bool {
     fs::metadata(dest).is_ok_and(|m| m.len() == pin.size)
@@ -69,16 +59,16 @@ fn already_there(dest: &Path, pin: Pin) -> bool {
 const ATTEMPTS: usize = 5;
 
 /// Download `url` to `dest`, verified against `pin`, resuming a partial
-/// download left by an earlier call. Concurrent calls for one `dest` take
-/// turns (a lock file next to it); the later ones find it there.
+/// download left by an earlier call. Concurrent calls into one directory
+/// take turns (a lock on the directory itself, so nothing is left behind);
+/// a later call for the same `dest` finds it there.
 pub fn fetch_verified(url: &str, dest: &Path, pin: Pin) -> Result<(), FetchError> {
     let io = |context: String| move |source| FetchError::Io { context, source };
     let parent = dest.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(parent).map_err(io(format!("creating {}", parent.display())))?;
-    let lock = lock_path(dest);
-    let held = fs::File::create(&lock).map_err(io(format!("creating {}", lock.display())))?;
+    let held = fs::File::open(parent).map_err(io(format!("opening {}", parent.display())))?;
     held.lock()
-        .map_err(io(format!("locking {}", lock.display())))?;
+        .map_err(io(format!("locking {}", parent.display())))?;
     if already_there(dest, pin) {
         return Ok(());
     }
@@ -186,6 +176,14 @@ mod tests {
             assert_eq!(r, Ok(()));
         }
         assert_eq!(fs::read(&dest).unwrap(), bytes);
-        assert!(!partial_path(&dest).exists());
+        let left: Vec<_> = fs::read_dir(dest.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            left,
+            [std::ffi::OsString::from(&sha)],
+            "only the file itself"
+        );
     }
 }
