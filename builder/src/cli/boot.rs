@@ -27,7 +27,8 @@ pub struct BootArgs {
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
     /// Once booted, GET this path through the first forwarded port and
-    /// require HTTP 200
+    /// require HTTP 200 (retried for what is left of --timeout, at least
+    /// 120 s: a loaded machine may take long to get the guest its address)
     #[arg(long, value_name = "PATH")]
     pub http_check: Option<String>,
     /// With --http-check: the page must contain this text
@@ -49,6 +50,16 @@ pub struct BootArgs {
     #[arg(long, short)]
     pub quiet: bool,
 }
+
+/// How long the HTTP check may retry once the boot has been seen: what is
+/// left of the whole `--timeout`, and never less than `HTTP_WAIT_MIN`.
+/// (A fixed two minutes failed a CI boot whose guest got its DHCP lease
+/// late: the guest's DHCP client backs off up to 64 s between tries.)
+pub fn http_wait(timeout: Duration, elapsed: Duration) -> Duration {
+    timeout.saturating_sub(elapsed).max(HTTP_WAIT_MIN)
+}
+
+const HTTP_WAIT_MIN: Duration = Duration::from_secs(120);
 
 /// The image's command line without its `console=` settings, then the
 /// board's QEMU additions (the console QEMU shows on its serial port).
@@ -178,10 +189,13 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         _ => None,
     };
     let expect = a.http_expect.clone();
+    let watch_timeout = watch.timeout;
     let keep = a.keep_running;
+    let started = std::time::Instant::now();
     let verdict = qemu::boot_with(&profile, &opts, &watch, move || {
         if let Some((host, port, path)) = &check_target {
-            let r = qemu::wait_http(host, *port, path, Duration::from_secs(120))?;
+            let wait = http_wait(watch_timeout, started.elapsed());
+            let r = qemu::wait_http(host, *port, path, wait)?;
             if r.status != 200 {
                 return Err(
                     format!("http://{host}:{port}{path} answered HTTP {}", r.status).into(),
@@ -216,7 +230,17 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::boot_cmdline;
+    use super::{boot_cmdline, http_wait};
+    use std::time::Duration;
+
+    #[test]
+    fn http_check_waits_for_what_is_left_of_the_timeout_but_at_least_two_minutes() {
+        let s = Duration::from_secs;
+        assert_eq!(http_wait(s(900), s(150)), s(750));
+        assert_eq!(http_wait(s(900), s(850)), s(120));
+        assert_eq!(http_wait(s(300), s(400)), s(120));
+        assert_eq!(http_wait(s(60), s(0)), s(120));
+    }
 
     #[test]
     fn image_cmdline_keeps_root_and_takes_qemus_console() {
