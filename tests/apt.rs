@@ -20,44 +20,14 @@
 //! `cargo test`, run by `make test`. Work files and serial logs are kept in
 //! target/tmp/clic-apt-tests/.
 
-use std::net::{TcpListener, TcpStream};
+mod common;
+
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
-
-const EPOCH: &str = "1735689600";
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn run(mut c: Command) -> Output {
-    let out = c.output().expect("run a command");
-    assert!(
-        out.status.success(),
-        "{c:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        tail(&String::from_utf8_lossy(&out.stdout), 30),
-        tail(&String::from_utf8_lossy(&out.stderr), 60)
-    );
-    out
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{free_port, repo, run, stderr, tail, RunningBox};
 
 /// `python3 -m http.server` on 127.0.0.1 for one directory; stopped when
 /// dropped.
@@ -243,10 +213,8 @@ impl World {
     }
 
     fn clic(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-        c.current_dir(&self.dir)
-            .env("CLIC_DATA", &self.data)
-            .env("SOURCE_DATE_EPOCH", EPOCH);
+        let mut c = common::clic_data(&self.data);
+        c.current_dir(&self.dir);
         c
     }
 
@@ -263,10 +231,6 @@ impl World {
             .unwrap();
         (o, out)
     }
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Files an output directory holds (none may be left by a failed build).
@@ -318,9 +282,7 @@ fn bad_signatures_and_keys_stop_the_build_before_any_work() {
     // A key file that is not the pinned one: refused by `clic check` and
     // `clic build` alike, naming file, line and key.
     let spec = w.spec("apt-mismatch", &["base", "apt-mismatch"]);
-    let check = w.clic().arg("check").arg(&spec).output().unwrap();
-    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
-    let err = stderr(&check);
+    let err = common::refused(w.clic().arg("check").arg(&spec));
     assert!(
         err.contains("apt-mismatch/layer.toml:11:")
             && err.contains("`apt[0].fingerprint`")
@@ -361,109 +323,44 @@ fn a_process_left_running_in_the_tree_fails_the_build() {
     );
 }
 
-/// A `clic boot --persist --keep-running` in the background, stopped (Ctrl-C)
-/// when dropped.
-struct Boot {
-    child: Child,
-    port: u16,
-    log: PathBuf,
+/// The image booted in the background with its writes kept, until it is
+/// ready; stopped (Ctrl-C) when dropped.
+fn boot(w: &World, img: &Path, tag: &str) -> RunningBox {
+    RunningBox::start(
+        w.clic(),
+        img,
+        &w.dir,
+        tag,
+        &[],
+        &["--persist", "--timeout", "600"],
+    )
 }
 
-impl Boot {
-    fn start(w: &World, img: &Path, tag: &str) -> Boot {
-        let port = free_port();
-        let log = w.dir.join(format!("serial-{tag}.log"));
-        let err_path = w.dir.join(format!("clic-boot-{tag}.err"));
-        let child = w
-            .clic()
-            .arg("boot")
-            .arg(img)
-            .args(["--persist", "--keep-running", "--quiet", "--timeout", "600"])
-            .args(["--until", "clic-ready:.*memory"])
-            .args(["--forward", &format!("127.0.0.1:{port}:80")])
-            .args(["--http-check", "/"])
-            .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err_path).unwrap())
-            .spawn()
-            .unwrap();
-        let mut b = Boot { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(700);
-        loop {
-            let text = std::fs::read_to_string(&err_path).unwrap_or_default();
-            if text.contains("clic: the box is up") {
-                return b;
-            }
-            if let Ok(Some(st)) = b.child.try_wait() {
-                panic!(
-                    "clic boot ended ({st}) before the box was up:\n{}\nserial:\n{}",
-                    tail(&text, 20),
-                    tail(&b.serial(), 40)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not up:\n{}",
-                tail(&b.serial(), 40)
-            );
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
+/// What the hello step's `<li>` shows once it has run, at the first boot.
+const HELLO_DONE: &[&str] = &["class=\"step-done\"", "attempt 1,"];
 
-    fn serial(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-
-    fn get(&self, path: &str) -> String {
-        let o = Command::new("curl")
-            .args(["-sS", "--fail", "--max-time", "60"])
-            .arg(format!("http://127.0.0.1:{}{path}", self.port))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "GET {path}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-
-    /// Ctrl-C `clic boot` (QEMU stops); the serial log.
-    fn stop(mut self) -> String {
-        self.interrupt();
-        self.serial()
-    }
-
-    fn interrupt(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Boot {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.interrupt();
-        }
-    }
-}
-
-/// The `<li>` of a step in a status list.
-fn step_line<'a>(page: &'a str, id: &str) -> &'a str {
-    page.lines()
+/// The `<li>` of step `id` on a status page holds every `has`, no `not`.
+fn assert_step(page: &str, id: &str, has: &[&str], not: &[&str]) {
+    let li = page
+        .lines()
         .find(|l| l.contains(&format!("id=\"step-{id}\"")))
-        .unwrap_or_else(|| panic!("no step {id} in:\n{page}"))
+        .unwrap_or_else(|| panic!("no step {id} in:\n{page}"));
+    for h in has {
+        assert!(li.contains(h), "`{h}` not in {li}");
+    }
+    for n in not {
+        assert!(!li.contains(n), "`{n}` in {li}");
+    }
+}
+
+/// The console (serial log) shows every `has` and no `not`.
+fn assert_console(serial: &str, has: &[&str], not: &[&str]) {
+    for h in has {
+        assert!(serial.contains(h), "`{h}` not in:\n{}", tail(serial, 60));
+    }
+    for n in not {
+        assert!(!serial.contains(n), "`{n}` in:\n{}", tail(serial, 60));
+    }
 }
 
 #[test]
@@ -477,9 +374,8 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
     let (o, out) = w.build(&spec);
     assert!(o.status.success(), "{}", tail(&stderr(&o), 40));
     eprintln!("built in {:.0} s", t.elapsed().as_secs_f64());
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("clic-apt.manifest.json")).unwrap())
-            .unwrap();
+    let img = out.join("clic-apt.img");
+    let m = common::manifest(&img);
     let pkgs = m["packages"].as_array().unwrap();
     assert!(
         pkgs.iter()
@@ -488,14 +384,7 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
     );
 
     // The key and the source, as the box's apt will use them.
-    let img = out.join("clic-apt.img");
-    let root_start = m["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["role"] == "root")
-        .and_then(|p| p["start"].as_u64())
-        .unwrap();
+    let (root_start, _) = common::partition_extent(&m, "root");
     let cat = |path: &str| -> String {
         let o = Command::new("debugfs")
             .args(["-R", &format!("cat {path}")])
@@ -519,69 +408,57 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
 
     // First boot: hello runs and succeeds, flaky fails; the about pages say
     // so, live.
-    let b = Boot::start(&w, &img, "boot1");
-    let fr = b.get("/about.html");
-    let en = b.get("/en/about.html");
+    let b = boot(&w, &img, "boot1");
+    let fr = b.page("/about.html");
+    let en = b.page("/en/about.html");
     let serial1 = b.stop();
-    assert!(
-        serial1.contains("CLIC-APT-TEST: hello run 1"),
-        "{}",
-        tail(&serial1, 60)
+    assert_console(
+        &serial1,
+        &[
+            "CLIC-APT-TEST: hello run 1",
+            "CLIC-APT-TEST: flaky run 1 fails",
+        ],
+        &[],
     );
-    assert!(
-        serial1.contains("CLIC-APT-TEST: flaky run 1 fails"),
-        "{}",
-        tail(&serial1, 60)
-    );
-    let hello = step_line(&en, "apt-test-hello");
-    assert!(
-        hello.contains("class=\"step-done\"") && hello.contains("attempt 1,"),
-        "{hello}"
-    );
-    let flaky = step_line(&en, "apt-test-flaky");
-    assert!(
-        flaky.contains("class=\"step-failed\"")
-            && flaky.contains("failed (exit code 3), tried again at the next boot")
-            && flaky.contains("attempt 1,")
-            && flaky.contains("run 1 failed &lt;on purpose&gt;"),
-        "{flaky}"
+    assert_step(&en, "apt-test-hello", HELLO_DONE, &[]);
+    assert_step(
+        &en,
+        "apt-test-flaky",
+        &[
+            "class=\"step-failed\"",
+            "failed (exit code 3), tried again at the next boot",
+            "attempt 1,",
+            "run 1 failed &lt;on purpose&gt;",
+        ],
+        &[],
     );
     assert!(
         en.contains("Flaky step") && !en.contains("<!--#"),
         "SSI ran: {en}"
     );
-    let flaky_fr = step_line(&fr, "apt-test-flaky");
-    assert!(
-        flaky_fr.contains("Étape fragile") && flaky_fr.contains("échec (code 3)"),
-        "{flaky_fr}"
+    assert_step(
+        &fr,
+        "apt-test-flaky",
+        &["Étape fragile", "échec (code 3)"],
+        &[],
     );
 
     // Second boot of the same disk: hello does not run again, flaky is
     // retried and succeeds.
-    let b = Boot::start(&w, &img, "boot2");
-    let en = b.get("/en/about.html");
+    let b = boot(&w, &img, "boot2");
+    let en = b.page("/en/about.html");
     let serial2 = b.stop();
-    assert!(
-        !serial2.contains("CLIC-APT-TEST: hello run"),
-        "{}",
-        tail(&serial2, 60)
+    assert_console(
+        &serial2,
+        &["CLIC-APT-TEST: flaky run 2 succeeds"],
+        &["CLIC-APT-TEST: hello run"],
     );
-    assert!(
-        serial2.contains("CLIC-APT-TEST: flaky run 2 succeeds"),
-        "{}",
-        tail(&serial2, 60)
-    );
-    let hello = step_line(&en, "apt-test-hello");
-    assert!(
-        hello.contains("class=\"step-done\"") && hello.contains("attempt 1,"),
-        "{hello}"
-    );
-    let flaky = step_line(&en, "apt-test-flaky");
-    assert!(
-        flaky.contains("class=\"step-done\"")
-            && flaky.contains("attempt 2,")
-            && !flaky.contains("on purpose"),
-        "{flaky}"
+    assert_step(&en, "apt-test-hello", HELLO_DONE, &[]);
+    assert_step(
+        &en,
+        "apt-test-flaky",
+        &["class=\"step-done\"", "attempt 2,"],
+        &["on purpose"],
     );
 }
 
@@ -593,11 +470,7 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
 #[test]
 fn the_yunohost_flavour_checks_and_renders() {
     let spec = repo().join("specs/clic-yunohost.toml");
-    let clic = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-        c.current_dir(repo()).env("CLIC_DATA", repo());
-        c
-    };
+    let clic = || common::clic_plain(&repo());
     let check = clic().arg("check").arg(&spec).output().unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
     let out = String::from_utf8_lossy(&check.stdout);
@@ -629,19 +502,9 @@ fn the_yunohost_flavour_checks_and_renders() {
     );
     assert!(files_in(outdir.path()).is_empty());
 
-    let data = clic::data::DataDir { root: repo() };
-    let opts = clic::spec::Options {
-        data: &data,
-        board_override: None,
-    };
-    let r = clic::spec::resolve(&spec, &opts).unwrap();
-    let ctx = clic::build::template_context(&r, EPOCH.parse().unwrap());
-    let root = tempfile::tempdir().unwrap();
-    for l in &r.layers {
-        if let Some(tree) = l.root() {
-            clic::layers::apply::apply_tree(&tree, root.path(), &ctx).unwrap();
-        }
-    }
+    let r = common::resolve(&repo(), &spec).unwrap();
+    let root = common::render_layers(&r, common::epoch()).unwrap();
+    let ctx = clic::build::template_context(&r, common::epoch());
     clic::layers::steps::install(root.path(), &ctx.firstboot_steps).unwrap();
     let read = |p: &str| std::fs::read_to_string(root.path().join(p)).unwrap();
     let env = read("etc/clic/yunohost.env");

@@ -16,60 +16,22 @@
 //! for a plain `cargo test`; `make test` runs them. Serial logs and
 //! screenshots are kept in target/tmp/clic-image-tests/box/.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{clic, repo, run, tail, RunningBox};
 
 fn work() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("clic-image-tests")
-        .join("box");
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::work_dir("clic-image-tests/box")
 }
 
 const SPEC: &str = "specs/clic-ordinosaure.toml";
 const NAME: &str = "clic-ordinosaure";
-const EPOCH: &str = "1735689600";
-
-fn clic() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.current_dir(repo())
-        .env("CLIC_DATA", repo())
-        .env("SOURCE_DATE_EPOCH", EPOCH);
-    c
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn run(mut c: Command) -> Output {
-    let out = c.output().expect("run a command");
-    if !out.status.success() {
-        panic!(
-            "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            c,
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stdout), 30),
-            tail(&String::from_utf8_lossy(&out.stderr), 60)
-        );
-    }
-    out
-}
 
 fn sh(program: &str, args: &[&str]) -> String {
     let mut c = Command::new(program);
@@ -82,30 +44,14 @@ fn image() -> &'static Path {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let out = work().join("image");
-        let _ = std::fs::remove_dir_all(&out);
-        let mut c = clic();
-        c.args(["build", SPEC, "--out"]).arg(&out);
-        run(c);
+        common::build(clic(), SPEC, &out, &[]);
         out.join(format!("{NAME}.img"))
     })
 }
 
-fn manifest() -> serde_json::Value {
-    let m = image().with_file_name(format!("{NAME}.manifest.json"));
-    serde_json::from_str(&std::fs::read_to_string(m).unwrap()).unwrap()
-}
-
 /// (start, size) in bytes of the image's partition with this role.
 fn partition(role: &str) -> (u64, u64) {
-    let m = manifest();
-    let p = m["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["role"] == role)
-        .unwrap_or_else(|| panic!("no {role} partition in the manifest"))
-        .clone();
-    (p["start"].as_u64().unwrap(), p["size"].as_u64().unwrap())
+    common::partition_extent(&common::manifest(image()), role)
 }
 
 /// A sparse copy of the image (with its manifest, which names the board).
@@ -124,139 +70,19 @@ fn copy_image(name: &str) -> PathBuf {
     img
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// GET through a forwarded port: (status, body).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: clic.lan\r\nUser-Agent: clic-tests\r\n\r\n"
+/// The box booted in the background with `memory` of RAM, until it is
+/// ready; the guest's SSH port (22) and `extra` ports forwarded besides
+/// its port 80.
+fn start_box(img: &Path, tag: &str, memory: &str, extra: &[u16]) -> RunningBox {
+    let ports: Vec<u16> = [22].iter().chain(extra).copied().collect();
+    RunningBox::start(
+        clic(),
+        img,
+        &work(),
+        tag,
+        &ports,
+        &["--memory", memory, "--timeout", "900"],
     )
-    .unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no HTTP status for {path}: {}", tail(&text, 5)));
-    let body = text
-        .split_once("\r\n\r\n")
-        .map_or(String::new(), |(_, b)| b.to_owned());
-    (status, body)
-}
-
-/// A `clic boot --keep-running` in the background; Ctrl-C'd (QEMU stopped)
-/// when dropped, panics included.
-struct RunningBox {
-    child: Child,
-    port: u16,
-    ssh_port: u16,
-    /// Host ports forwarded to the extra guest ports asked for, in order.
-    extra_ports: Vec<u16>,
-    log: PathBuf,
-}
-
-impl RunningBox {
-    fn start(img: &Path, tag: &str, memory: &str, extra: &[u16]) -> RunningBox {
-        let (port, ssh_port) = (free_port(), free_port());
-        let extra_ports: Vec<u16> = extra.iter().map(|_| free_port()).collect();
-        let log = work().join(format!("serial-{tag}.log"));
-        let out = std::fs::File::create(work().join(format!("clic-boot-{tag}.err"))).unwrap();
-        let mut c = clic();
-        c.arg("boot")
-            .arg(img)
-            .args(["--memory", memory, "--until", "clic-ready:.*memory"])
-            .args(["--timeout", "900", "--quiet", "--keep-running"])
-            .args(["--forward", &format!("127.0.0.1:{port}:80")])
-            .args(["--forward", &format!("127.0.0.1:{ssh_port}:22")])
-            .args(
-                extra
-                    .iter()
-                    .zip(&extra_ports)
-                    .flat_map(|(g, h)| ["--forward".to_owned(), format!("127.0.0.1:{h}:{g}")]),
-            )
-            .args(["--http-check", "/"])
-            .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(out);
-        let child = c.spawn().unwrap();
-        let mut b = RunningBox {
-            child,
-            port,
-            ssh_port,
-            extra_ports,
-            log,
-        };
-        let err = work().join(format!("clic-boot-{tag}.err"));
-        let deadline = Instant::now() + Duration::from_secs(700);
-        loop {
-            let text = std::fs::read_to_string(&err).unwrap_or_default();
-            if text.contains("clic: the box is up") {
-                break;
-            }
-            if let Ok(Some(status)) = b.child.try_wait() {
-                panic!(
-                    "clic boot ended ({status}) before the box was up:\n{}\nserial:\n{}",
-                    tail(&text, 30),
-                    tail(&b.serial(), 40)
-                );
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the box is not up after 700 s:\n{}",
-                tail(&b.serial(), 40)
-            );
-            std::thread::sleep(Duration::from_secs(2));
-        }
-        b
-    }
-
-    fn serial(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-}
-
-impl RunningBox {
-    /// Ctrl-C `clic boot` (it stops QEMU) and wait for it.
-    fn interrupt(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Stop the box; the whole serial log (written out once QEMU is gone).
-    fn stop(mut self) -> String {
-        self.interrupt();
-        self.serial()
-    }
-}
-
-impl Drop for RunningBox {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.interrupt();
-        }
-    }
 }
 
 /// Boot an image (writes kept) until the box says it is ready; the serial log.
@@ -450,19 +276,8 @@ fn check_shadow(shadow: &str, admin_password: &str) {
 /// from the layers, both languages, no script, no external resource.
 #[test]
 fn portal_pages_render_from_the_default_specs_layers() {
-    let data = clic::data::DataDir { root: repo() };
-    let opts = clic::spec::Options {
-        data: &data,
-        board_override: None,
-    };
-    let r = clic::spec::resolve(&repo().join(SPEC), &opts).unwrap();
-    let ctx = clic::build::template_context(&r, EPOCH.parse().unwrap());
-    let out = tempfile::tempdir().unwrap();
-    for l in &r.layers {
-        if let Some(tree) = l.root() {
-            clic::layers::apply::apply_tree(&tree, out.path(), &ctx).unwrap();
-        }
-    }
+    let r = common::resolve(&repo(), &repo().join(SPEC)).unwrap();
+    let out = common::render_layers(&r, common::epoch()).unwrap();
     let with_tiles: Vec<&str> = r
         .layers
         .iter()
@@ -539,21 +354,7 @@ fn optional_layers_and_the_participation_corner_render() {
         "name = \"t\"\nboard = \"ordinosaure-amd64\"\nsuite = \"bookworm\"\nlayers = [\"base\", \"portal\", \"poll\", \"mumble\", \"files\", \"kiwix\", \"chat\"]\n[settings.portal]\ncontact = \"Ressourcerie <du> coin\"\n",
     )
     .unwrap();
-    let dd = clic::data::DataDir {
-        root: data.to_owned(),
-    };
-    let opts = clic::spec::Options {
-        data: &dd,
-        board_override: None,
-    };
-    let r = clic::spec::resolve(&spec, &opts).unwrap();
-    let ctx = clic::build::template_context(&r, 0);
-    let out = tempfile::tempdir().unwrap();
-    for l in &r.layers {
-        if let Some(tree) = l.root() {
-            clic::layers::apply::apply_tree(&tree, out.path(), &ctx).unwrap();
-        }
-    }
+    let out = common::render_spec(data, &spec, 0).unwrap();
     let page = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
     let section = |html: &str, id: &str| -> String {
         let start = html
@@ -604,36 +405,8 @@ fn optional_layers_and_the_participation_corner_render() {
         "description = \"x\"\n[portal]\ntitle = { fr = \"Sondages\" }\ndescription = { fr = \"x\" }\nlink = \"https://framadate.org/\"\n",
     )
     .unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_clic"))
-        .arg("check")
-        .arg(&spec)
-        .env("CLIC_DATA", data)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = common::refused(common::clic_plain(data).arg("check").arg(&spec));
     assert!(err.contains("poll/layer.toml:5:8: `portal.link`"), "{err}");
-}
-
-/// Render the layers (and settings) of a spec the way `clic build` does,
-/// into a temp dir; the error text if the spec or a template is refused.
-fn render_spec(data: &Path, spec: &Path) -> Result<tempfile::TempDir, String> {
-    let dd = clic::data::DataDir {
-        root: data.to_owned(),
-    };
-    let opts = clic::spec::Options {
-        data: &dd,
-        board_override: None,
-    };
-    let r = clic::spec::resolve(spec, &opts).map_err(|d| d.to_string())?;
-    let ctx = clic::build::template_context(&r, EPOCH.parse().unwrap());
-    let out = tempfile::tempdir().unwrap();
-    for l in &r.layers {
-        if let Some(tree) = l.root() {
-            clic::layers::apply::apply_tree(&tree, out.path(), &ctx).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(out)
 }
 
 /// The chat layer's files from its settings and the hotspot's domain: the
@@ -652,7 +425,7 @@ fn chat_layer_renders_the_boxs_domain_and_checks_its_settings() {
             ),
         )
         .unwrap();
-        render_spec(&repo(), &spec)
+        common::render_spec(&repo(), &spec, common::epoch())
     };
     let out = render("[settings.hotspot]\ndomain = \"boite.local\"\n").unwrap();
     let page = |p: &str| std::fs::read_to_string(out.path().join(p)).unwrap();
@@ -858,10 +631,10 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
         &["/srv/clic", "/srv/clic/zim"],
         "/srv/clic/zim/poele.zim",
     );
-    let b = RunningBox::start(&img, "portal-256M", "256M", &[]);
-    let (status, fr) = get(b.port, "/");
+    let b = start_box(&img, "portal-256M", "256M", &[]);
+    let (status, fr) = b.get_text("/");
     assert_eq!(status, 200);
-    let (status, en) = get(b.port, "/en/");
+    let (status, en) = b.get_text("/en/");
     assert_eq!(status, 200);
     let links = tile_links(&fr);
     assert!(!links.is_empty(), "no tile on the portal:\n{fr}");
@@ -875,7 +648,7 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
         .chain(icons.captures_iter(&fr).map(|c| c.get(1).unwrap().as_str()))
         .chain(others)
     {
-        let (status, body) = get(b.port, path);
+        let (status, body) = b.get_text(path);
         assert_eq!(
             status,
             200,
@@ -889,7 +662,7 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     let href = Regex::new(r#"href="(/[^"]*)""#).unwrap();
     let mut pages = vec![fr.clone(), en.clone()];
     for p in ["/about.html", "/en/about.html"] {
-        pages.push(get(b.port, p).1);
+        pages.push(b.get_text(p).1);
     }
     let mut local: Vec<String> = pages
         .iter()
@@ -900,7 +673,7 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     assert!(local.iter().any(|l| l == "/clic/continue"), "{local:?}");
     let rest: Vec<String> = local.into_iter().filter(|l| !checked.contains(l)).collect();
     for path in rest {
-        let (status, body) = get(b.port, &path);
+        let (status, body) = b.get_text(&path);
         assert_eq!(
             status,
             200,
@@ -912,11 +685,11 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     println!("answered 200 inside the box: {}", checked.join(" "));
     // kiwix-serve itself is behind /kiwix/, not nginx's 404 or a bad
     // gateway, and serves the ZIM file found in /srv/clic/zim.
-    assert!(get(b.port, "/kiwix/").1.contains("Kiwix"));
-    let (status, catalog) = get(b.port, "/kiwix/catalog/v2/entries");
+    assert!(b.get_text("/kiwix/").1.contains("Kiwix"));
+    let (status, catalog) = b.get_text("/kiwix/catalog/v2/entries");
     assert_eq!(status, 200);
     assert!(catalog.contains("Poêle fusée"), "{}", tail(&catalog, 20));
-    let (status, article) = get(b.port, "/kiwix/poele/index.html");
+    let (status, article) = b.get_text("/kiwix/poele/index.html");
     assert_eq!(status, 200, "{}", tail(&article, 10));
     assert!(article.contains("CLIC-ZIM-TEST"), "{}", tail(&article, 10));
 
@@ -931,7 +704,13 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     // SSH: passwords are not accepted; the host key offered is compared
     // below with the one the console showed.
     let scan = Command::new("ssh-keyscan")
-        .args(["-p", &b.ssh_port.to_string(), "-t", "ed25519", "127.0.0.1"])
+        .args([
+            "-p",
+            &b.host_port(22).to_string(),
+            "-t",
+            "ed25519",
+            "127.0.0.1",
+        ])
         .output()
         .unwrap();
     let keyfile = work().join("portal-ed25519.pub");
@@ -952,7 +731,12 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
             "-o",
             "ConnectTimeout=60",
         ])
-        .args(["-p", &b.ssh_port.to_string(), "admin@127.0.0.1", "true"])
+        .args([
+            "-p",
+            &b.host_port(22).to_string(),
+            "admin@127.0.0.1",
+            "true",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
@@ -1159,26 +943,9 @@ fn optional_files_mumble_and_chat_layers_serve() {
     assert!(spec.contains(r#""files", "mumble", "chat"]"#), "{spec}");
     std::fs::write(dir.join("spec.toml"), spec.as_bytes()).unwrap();
     let out = dir.join("out");
-    run({
-        let mut c = clic();
-        c.arg("build")
-            .arg(dir.join("spec.toml"))
-            .arg("--out")
-            .arg(&out);
-        c
-    });
+    common::build(clic(), dir.join("spec.toml"), &out, &[]);
     let img = out.join("clic-optional.img");
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("clic-optional.manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let root_start = m["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["role"] == "root")
-        .and_then(|p| p["start"].as_u64())
-        .unwrap();
+    let (root_start, _) = common::partition_extent(&common::manifest(&img), "root");
     // No secret of the chat layer in the image: prosody's certificate and
     // ssl-cert's snakeoil key are made on the device.
     {
@@ -1203,32 +970,24 @@ fn optional_files_mumble_and_chat_layers_serve() {
         "/srv/clic/library/guide-poele.txt",
     );
 
-    let b = RunningBox::start(&img, "optional", "512M", &[64738, 5222]);
-    let (_, home) = get(b.port, "/");
+    let b = start_box(&img, "optional", "512M", &[64738, 5222]);
+    let (_, home) = b.get_text("/");
     let mut links = tile_links(&home);
     links.sort();
     assert_eq!(links, ["/chat/", "/files/", "/kiwix/", "/mumble/"]);
     for l in &links {
-        let (status, _) = get(b.port, l);
+        let (status, _) = b.get_text(l);
         assert_eq!(status, 200, "{l}");
     }
-    let (_, listing) = get(b.port, "/files/");
+    let (_, listing) = b.get_text("/files/");
     assert!(listing.contains("guide-poele.txt"), "{listing}");
-    let (status, text) = get(b.port, "/files/guide-poele.txt");
+    let (status, text) = b.get_text("/files/guide-poele.txt");
     assert_eq!(status, 200);
     assert!(text.contains("CLIC-FILES-TEST"), "{text}");
     // Read-only: nothing can be sent to it.
-    let mut s = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    write!(
-        s,
-        "PUT /files/x.txt HTTP/1.0\r\nHost: clic.lan\r\nContent-Length: 1\r\n\r\nx"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
+    let answer = b.put("/files/x.txt");
     assert!(answer.starts_with("HTTP/1.1 403"), "{}", tail(&answer, 5));
-    let (_, help) = get(b.port, "/mumble/");
+    let (_, help) = b.get_text("/mumble/");
     assert!(
         help.contains("64738") && help.contains("clic.lan"),
         "{help}"
@@ -1237,7 +996,7 @@ fn optional_files_mumble_and_chat_layers_serve() {
     // itself, so only a handshake proves the server is there).
     let o = Command::new("timeout")
         .args(["60", "openssl", "s_client", "-connect"])
-        .arg(format!("127.0.0.1:{}", b.extra_ports[0]))
+        .arg(format!("127.0.0.1:{}", b.host_port(64738)))
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -1252,15 +1011,15 @@ fn optional_files_mumble_and_chat_layers_serve() {
     // (tests/fixtures/xmpp-client.py: STARTTLS, in-band registration, SASL,
     // the room's disco#info, MUC join, a groupchat message from one to the
     // other).
-    let (_, help) = get(b.port, "/chat/");
+    let (_, help) = b.get_text("/chat/");
     assert!(help.contains("accueil@salons.clic.lan"), "{help}");
-    let (status, published) = get(b.port, "/chat/certificate.txt");
+    let (status, published) = b.get_text("/chat/certificate.txt");
     assert_eq!(status, 200);
     let o = Command::new("timeout")
         .arg("300")
         .arg("python3")
         .arg(repo().join("tests/fixtures/xmpp-client.py"))
-        .args(["127.0.0.1", &b.extra_ports[1].to_string()])
+        .args(["127.0.0.1", &b.host_port(5222).to_string()])
         .args(["clic.lan", "accueil@salons.clic.lan"])
         .output()
         .unwrap();

@@ -1,28 +1,25 @@
 //! The command line on bad and good input: fast, no root, no network.
 //! Malformed specs must fail before any download, with file:line and key.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{repo, stderr};
 
+/// `clic ARGS` run in `cwd`, with its cache there; its output and how long
+/// it took.
 fn clic(args: &[&str], cwd: &Path) -> (Output, Duration) {
     let t = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_clic"))
+    let out = common::clic_plain(&repo())
         .args(args)
         .current_dir(cwd)
-        .env("CLIC_DATA", repo())
         .env("CLIC_CACHE", cwd.join("cache"))
         .output()
         .expect("run clic");
     (out, t.elapsed())
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Write a spec into a temp dir and build it: it must be refused at once.
@@ -57,6 +54,22 @@ board = "ordinosaure-amd64"
 suite = "bookworm"
 layers = ["base"]
 "#;
+
+/// A temp dir holding `spec.toml`: the good spec for `board`.
+fn spec_for(board: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::write(
+        t.path().join("spec.toml"),
+        GOOD.replace("ordinosaure-amd64", board),
+    )
+    .unwrap();
+    t
+}
+
+/// `clic build spec.toml --out out --offline` in `dir`.
+fn build_offline(dir: &Path) -> (Output, Duration) {
+    clic(&["build", "spec.toml", "--out", "out", "--offline"], dir)
+}
 
 #[test]
 fn bad_toml_names_file_and_line() {
@@ -153,14 +166,8 @@ fn boot_refuses_a_missing_image() {
 /// naming the file, the hash it must have and where to put it.
 #[test]
 fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::write(
-        t.path().join("spec.toml"),
-        GOOD.replace("ordinosaure-amd64", "odroid-xu4"),
-    )
-    .unwrap();
-    let build = |t: &Path| clic(&["build", "spec.toml", "--out", "out", "--offline"], t);
-    let (out, took) = build(t.path());
+    let t = spec_for("odroid-xu4");
+    let (out, took) = build_offline(t.path());
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(took < Duration::from_secs(5), "refused in {took:?}");
@@ -181,7 +188,7 @@ fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
     // The wrong file where the right one should be.
     std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
     std::fs::write(&dest, b"not the Samsung-signed BL1").unwrap();
-    let (out, _) = build(t.path());
+    let (out, _) = build_offline(t.path());
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("has sha256"), "{err}");
@@ -198,16 +205,8 @@ fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
 /// compiling, let alone the bootstrap.
 #[test]
 fn odroid_c4_without_its_firmware_is_refused_before_compiling() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::write(
-        t.path().join("spec.toml"),
-        GOOD.replace("ordinosaure-amd64", "odroid-c4"),
-    )
-    .unwrap();
-    let (out, took) = clic(
-        &["build", "spec.toml", "--out", "out", "--offline"],
-        t.path(),
-    );
+    let t = spec_for("odroid-c4");
+    let (out, took) = build_offline(t.path());
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
     assert!(took < Duration::from_secs(5), "refused in {took:?}");

@@ -21,63 +21,33 @@
 //! test`, run by `make test`. Work files are in
 //! target/tmp/clic-content-tests/.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{repo, run, sha256_hex, tail, RunningBox};
 
 fn work(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("clic-content-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::fresh_dir(&format!("clic-content-tests/{name}"))
 }
 
-const EPOCH: &str = "1735689600";
-
+/// `clic` with `cache` as its content cache.
 fn clic(cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.current_dir(repo())
-        .env("CLIC_DATA", repo())
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .env("CLIC_CONTENT_CACHE", cache);
+    let mut c = common::clic();
+    c.env("CLIC_CONTENT_CACHE", cache);
     c
 }
 
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn run(mut c: Command) -> Output {
-    let out = c.output().expect("run a command");
-    if !out.status.success() {
-        panic!(
-            "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            c,
-            out.status,
-            tail(&String::from_utf8_lossy(&out.stdout), 30),
-            tail(&String::from_utf8_lossy(&out.stderr), 60)
-        );
-    }
-    out
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+/// `clic build --offline --out OUT SPEC`, `cache` the content cache.
+fn build_offline(cache: &Path, out: &Path, spec: &Path) -> Command {
+    let mut c = clic(cache);
+    c.args(["build", "--offline", "--out"]).arg(out).arg(spec);
+    c
 }
 
 /// `n` pseudo-random bytes (xorshift: fast, and no two items alike).
@@ -266,13 +236,7 @@ fn bad_packs_are_refused_with_file_and_line() {
     let text = pack_toml("bad", &items);
     std::fs::write(dir.join("bad.toml"), &text).unwrap();
     let spec = spec_with(&dir, &["bad.toml", "no-such-pack"]);
-    let o = clic(&dir.join("cache"))
-        .arg("check")
-        .arg(&spec)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    let err = common::refused(clic(&dir.join("cache")).arg("check").arg(&spec));
     // Line (1-based) of the `nth` line holding `needle`.
     let line = |text: &str, needle: &str, nth: usize| {
         text.lines()
@@ -284,44 +248,41 @@ fn bad_packs_are_refused_with_file_and_line() {
     };
     let pack = dir.join("bad.toml").display().to_string();
     let spec_text = std::fs::read_to_string(&spec).unwrap();
+    // `PACK:LINE:REST`, LINE that of the `nth` line of the pack holding `needle`.
+    let at = |needle: &str, nth: usize, rest: &str| {
+        format!("{pack}:{}:{rest}", line(&text, needle, nth))
+    };
+    let short = &sha[..63];
     for expect in [
-        format!(
-            "{pack}:{}:6: `items[1].licence`: item `nolicence` has no licence",
-            line(&text, "id = \"nolicence\"", 0)
+        at(
+            "id = \"nolicence\"",
+            0,
+            "6: `items[1].licence`: item `nolicence` has no licence",
         ),
-        format!(
-            "{pack}:{}:11: `items[2].licence`: `CC-BY-4.0 OR Beerware-9` is not an SPDX licence expression",
-            line(&text, "Beerware-9", 0)
+        at(
+            "Beerware-9",
+            0,
+            "11: `items[2].licence`: `CC-BY-4.0 OR Beerware-9` is not an SPDX licence expression",
         ),
-        format!(
-            "{pack}:{}:10: `items[3].sha256`: `{}` is not a sha256: it has 63 characters",
-            line(&text, &format!("\"{}\"", &sha[..63]), 0),
-            &sha[..63]
+        at(
+            &format!("\"{short}\""),
+            0,
+            &format!("10: `items[3].sha256`: `{short}` is not a sha256: it has 63 characters"),
         ),
-        format!(
-            "{pack}:{}:6: `items[4].id`: duplicate item id `ok`",
-            line(&text, "id = \"ok\"", 1)
-        ),
-        format!(
-            "{pack}:{}:8: `items[5].kind`: unknown kind `cassette`",
-            line(&text, "cassette", 0)
-        ),
-        format!(
-            "spec.toml:{}:",
-            line(&spec_text, "no-such-pack", 0)
-        ),
+        at("id = \"ok\"", 1, "6: `items[4].id`: duplicate item id `ok`"),
+        at("cassette", 0, "8: `items[5].kind`: unknown kind `cassette`"),
+        format!("spec.toml:{}:", line(&spec_text, "no-such-pack", 0)),
         "`content[1]`: content pack `no-such-pack` not found".to_owned(),
     ] {
         assert!(err.contains(&expect), "missing `{expect}` in:\n{err}");
     }
     assert!(err.contains("6 problems found"), "{err}");
     // `clic content fetch` on the pack itself: the same, and no download.
-    let o = clic(&dir.join("cache"))
-        .args(["content", "fetch"])
-        .arg(dir.join("bad.toml"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    common::refused(
+        clic(&dir.join("cache"))
+            .args(["content", "fetch"])
+            .arg(dir.join("bad.toml")),
+    );
     assert!(
         !dir.join("cache").exists(),
         "nothing fetched for a bad pack"
@@ -379,12 +340,7 @@ fn fetch_resumes_a_cut_download_and_refuses_wrong_bytes() {
     let spec = spec_with(&dir, &["p.toml"]);
     let out = dir.join("out");
     let t = Instant::now();
-    let o = clic(&cache)
-        .args(["build", "--offline", "--out"])
-        .arg(&out)
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let o = build_offline(&cache, &out, &spec).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(
@@ -399,101 +355,6 @@ fn fetch_resumes_a_cut_download_and_refuses_wrong_bytes() {
         .map(|d| d.filter_map(Result::ok).collect())
         .unwrap_or_default();
     assert!(outputs.is_empty(), "{outputs:?}");
-}
-
-/// A `clic boot --keep-running`, Ctrl-C'd when dropped.
-struct RunningBox {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl RunningBox {
-    fn start(img: &Path, dir: &Path) -> RunningBox {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.join("serial.log");
-        let err = dir.join("clic-boot.err");
-        let child = clic(dir)
-            .arg("boot")
-            .arg(img)
-            .args(["--until", "clic-ready:.*memory", "--timeout", "600"])
-            .args(["--quiet", "--keep-running", "--http-check", "/"])
-            .args(["--forward", &format!("127.0.0.1:{port}:80")])
-            .arg("--log")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
-        let mut b = RunningBox { child, port, log };
-        let deadline = Instant::now() + Duration::from_secs(700);
-        loop {
-            let text = std::fs::read_to_string(&err).unwrap_or_default();
-            if text.contains("clic: the box is up") {
-                return b;
-            }
-            if let Ok(Some(st)) = b.child.try_wait() {
-                panic!(
-                    "clic boot ended ({st}):\n{}\n{}",
-                    tail(&text, 20),
-                    b.serial()
-                );
-            }
-            assert!(Instant::now() < deadline, "not up:\n{}", b.serial());
-            std::thread::sleep(Duration::from_secs(2));
-        }
-    }
-
-    fn serial(&self) -> String {
-        tail(&std::fs::read_to_string(&self.log).unwrap_or_default(), 40)
-    }
-
-    /// GET: (status, body).
-    fn get(&self, path: &str) -> (u16, Vec<u8>) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-        write!(s, "GET {path} HTTP/1.0\r\nHost: clic.lan\r\n\r\n").unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| panic!("no HTTP answer for {path}"));
-        let head = String::from_utf8_lossy(&raw[..split]);
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (status, raw[split + 4..].to_vec())
-    }
-
-    fn page(&self, path: &str) -> String {
-        let (status, body) = self.get(path);
-        assert_eq!(status, 200, "{path}");
-        String::from_utf8(body).unwrap()
-    }
-}
-
-impl Drop for RunningBox {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A ZIM file with one French article, written by libzim (PyPI).
@@ -574,12 +435,7 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
     bytes[100] ^= 0xff;
     std::fs::write(&entry, &bytes).unwrap();
     let out = dir.join("out");
-    let o = clic(&cache)
-        .args(["build", "--offline", "--out"])
-        .arg(&out)
-        .arg(&spec)
-        .output()
-        .unwrap();
+    let o = build_offline(&cache, &out, &spec).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "{}", tail(&err, 20));
     assert!(
@@ -597,11 +453,7 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
     });
 
     let t = Instant::now();
-    let o = run({
-        let mut c = clic(&cache);
-        c.args(["build", "--offline", "--out"]).arg(&out).arg(&spec);
-        c
-    });
+    let o = run(build_offline(&cache, &out, &spec));
     let log = String::from_utf8_lossy(&o.stderr);
     println!(
         "offline build with ~300 MB of content: {:.0} s",
@@ -614,17 +466,10 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
         println!("{l}");
     }
     let img = out.join("clic-ordinosaure.img");
-    let manifest: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(out.join("clic-ordinosaure.manifest.json")).unwrap(),
-    )
-    .unwrap();
-    let parts = manifest["partitions"].as_array().unwrap();
-    let data = parts
-        .iter()
-        .find(|p| p["role"] == "data")
-        .expect("a data partition");
-    assert!(data["size"].as_u64().unwrap() > 300 << 20);
-    let root = parts.iter().find(|p| p["role"] == "root").unwrap();
+    let manifest = common::manifest(&img);
+    let (_, data_size) = common::partition_extent(&manifest, "data");
+    assert!(data_size > 300 << 20);
+    let root = common::partition(&manifest, "root");
     assert!(
         root["size"].as_u64().unwrap() < 1536 << 20,
         "the large pack is not on the root: {root}"
@@ -636,7 +481,14 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
         assert_eq!(c["partition"], expect, "{c}");
     }
 
-    let b = RunningBox::start(&img, &dir);
+    let b = RunningBox::start(
+        clic(&dir),
+        &img,
+        &dir,
+        "library",
+        &[],
+        &["--timeout", "600"],
+    );
     let mut checked = 0;
     let links = regex::Regex::new(r##"href="(/content/[^"#]+)" download"##).unwrap();
     let mut want: Vec<String> = pins.keys().cloned().collect();
@@ -693,14 +545,7 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
     let licences = b.page("/bibliotheque/licences.html");
     assert!(licences.contains("CC-BY-SA-4.0") && licences.contains("clic tests"));
     // Nothing but GET on the library's files.
-    let mut s = TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-    write!(
-        s,
-        "PUT /content/grand/x HTTP/1.0\r\nContent-Length: 1\r\n\r\nx"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = s.read_to_string(&mut answer);
+    let answer = b.put("/content/grand/x");
     assert!(
         answer.starts_with("HTTP/1.1 403") || answer.starts_with("HTTP/1.1 405"),
         "{answer}"
@@ -709,15 +554,7 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
 
 /// Download link -> pinned sha256 of every item of the spec's packs.
 fn pins(spec: &Path) -> std::collections::BTreeMap<String, String> {
-    let data = clic::data::DataDir { root: repo() };
-    let r = clic::spec::resolve(
-        spec,
-        &clic::spec::Options {
-            data: &data,
-            board_override: None,
-        },
-    )
-    .unwrap();
+    let r = common::resolve(&repo(), spec).unwrap();
     let cat = clic::content::catalogue::catalogue(&r.content, &vec![false; r.content.len()]);
     cat.packs
         .iter()

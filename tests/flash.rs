@@ -10,12 +10,14 @@
 //! data. Devices are filled with garbage first, so that a block the bmap
 //! wrongly leaves out shows up as a damaged filesystem.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+use common::{repo, run, stderr};
 
 const MIB: u64 = 1 << 20;
 const IMAGE_SIZE: u64 = 64 * MIB;
@@ -23,13 +25,6 @@ const FAT_START: u64 = 2048 * 512;
 const FAT_SIZE: u64 = 16 * MIB;
 const ROOT_START: u64 = FAT_START + FAT_SIZE;
 const BLOB_AT: u64 = 40 * 512;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
 
 /// A test's work directory, removed when the test passes (kept to look
 /// at when it fails). Declared first in a test, it is dropped last, after
@@ -58,17 +53,12 @@ impl Drop for WorkDir {
 }
 
 fn work(name: &str) -> WorkDir {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("clic-flash-tests")
-        .join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    WorkDir(d)
+    WorkDir(common::fresh_dir(&format!("clic-flash-tests/{name}")))
 }
 
 fn clic() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.env("CLIC_DATA", repo()).env_remove(TEST_PAUSE);
+    let mut c = common::clic_plain(&repo());
+    c.env_remove(TEST_PAUSE);
     c
 }
 
@@ -82,22 +72,6 @@ fn sh(cmd: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn ok(mut c: Command) -> Output {
-    let out = c.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{c:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A loop device over a file, detached when dropped.
@@ -163,7 +137,7 @@ fn make_image(dir: &Path) -> PathBuf {
 fn release(img: &Path) -> Vec<(u64, u64)> {
     let mut c = clic();
     c.arg("release").arg(img);
-    ok(c);
+    run(c);
     bmap_ranges(&img.with_file_name("t.img.bmap"))
 }
 
@@ -214,7 +188,7 @@ fn filesystems_clean(dev: &Path, dir: &Path) {
 }
 
 fn sha256(path: &Path) -> String {
-    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+    common::sha256_hex(&std::fs::read(path).unwrap())
 }
 
 #[test]
@@ -254,7 +228,7 @@ fn bmap_is_filesystem_aware_and_bmaptool_writes_with_it() {
     // Debian's bmaptool reads our bmap (it checks the bmap's own checksum
     // and every range's sha256 as it copies).
     let dev = Loop::garbage(&dir, "dev", 80 * MIB);
-    let out = ok({
+    let out = run({
         let mut c = Command::new("bmaptool");
         c.args(["copy", "--bmap"])
             .arg(dir.join("t.img.bmap"))
@@ -271,7 +245,7 @@ fn bmap_is_filesystem_aware_and_bmaptool_writes_with_it() {
     filesystems_clean(Path::new(&dev.dev), &dir);
     // And from the compressed image, streamed.
     let dev2 = Loop::garbage(&dir, "dev2", 64 * MIB);
-    ok({
+    run({
         let mut c = Command::new("bmaptool");
         c.args(["copy", "--bmap"])
             .arg(dir.join("t.img.bmap"))
@@ -288,7 +262,7 @@ fn sha256sums_and_zstd_check_out() {
     let dir = work("sums");
     let img = make_image(&dir);
     release(&img);
-    let out = ok({
+    let out = run({
         let mut c = Command::new("sha256sum");
         c.args(["-c", "SHA256SUMS"]).current_dir(&dir);
         c
@@ -370,7 +344,7 @@ fn os_list_follows_the_imager_schema() {
     c.arg("release")
         .arg(&img)
         .args(["--url-base", "https://example.org/clic/"]);
-    ok(c);
+    run(c);
 
     let list: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("os_list.json")).unwrap()).unwrap();
@@ -425,7 +399,7 @@ fn os_list_follows_the_imager_schema() {
     for f in ["t.manifest.json", "os_list.json", "t.img.zst"] {
         assert!(sums.contains(&format!("  {f}\n")), "{sums}");
     }
-    ok({
+    run({
         let mut c = Command::new("sha256sum");
         c.args(["-c", "SHA256SUMS"]).current_dir(&dir);
         c
@@ -483,7 +457,7 @@ fn flash_two_devices_and_catch_a_flipped_bit() {
         .arg(dir.join("t.img.zst"))
         .args([&a.dev, &b.dev])
         .args(["--yes", "--json"]);
-    let out = ok(c);
+    let out = run(c);
     let events = json_lines(&out.stdout);
     let done = events.last().unwrap();
     assert_eq!(done["event"], "done");
@@ -591,11 +565,11 @@ fn flash_two_devices_and_catch_a_flipped_bit() {
     // b (flipped again through its file) is not.
     let mut c = clic();
     c.arg("flash").arg(&img).args([&a.dev, &b.dev]).arg("--yes");
-    ok(c);
+    run(c);
     flip_bit(&b.file, flip_at);
     let mut c = clic();
     c.arg("flash").arg(&img).arg(&a.dev).arg("--verify-only");
-    ok(c);
+    run(c);
     let mut c = clic();
     c.arg("flash").arg(&img).arg(&b.dev).arg("--verify-only");
     let out = c.output().unwrap();
@@ -733,7 +707,7 @@ fn real_image_if_built() {
     ));
     let mut c = clic();
     c.arg("release").arg(&img);
-    let out = ok(c);
+    let out = run(c);
     let err = stderr(&out);
     assert!(err.contains("ext4") && err.contains("vfat"), "{err}");
     let text = std::fs::read_to_string(dir.join("clic-ordinosaure.img.bmap")).unwrap();
@@ -746,7 +720,7 @@ fn real_image_if_built() {
         "{err}"
     );
     let copy = dir.join("copy.img");
-    ok({
+    run({
         let mut c = Command::new("bmaptool");
         c.args(["copy", "--bmap"])
             .arg(dir.join("clic-ordinosaure.img.bmap"))
@@ -756,7 +730,7 @@ fn real_image_if_built() {
     });
     let mut c = clic();
     c.arg("inspect").arg(&copy);
-    ok(c);
+    run(c);
 }
 
 /// Ctrl-C while `clic release` compresses: exit 130, and neither a
@@ -815,7 +789,7 @@ fn flash_without_a_bmap() {
         .arg(&img)
         .arg(&dev.dev)
         .args(["--yes", "--json", "--no-bmap"]);
-    let events = json_lines(&ok(c).stdout);
+    let events = json_lines(&run(c).stdout);
     let done = events.last().unwrap();
     assert_eq!(done["report"]["mapped"], mapped, "{done}");
     assert!(done["report"]["plan"]
@@ -830,7 +804,7 @@ fn flash_without_a_bmap() {
         .arg(dir.join("t.img.zst"))
         .arg(&dev.dev)
         .args(["--yes", "--json", "--no-bmap"]);
-    let events = json_lines(&ok(c).stdout);
+    let events = json_lines(&run(c).stdout);
     assert_eq!(events.last().unwrap()["report"]["mapped"], IMAGE_SIZE);
     same_on_ranges(&img, Path::new(&dev.dev), &[(0, IMAGE_SIZE)]);
 }

@@ -7,61 +7,23 @@
 //! The default image is built once per test run and shared; serial logs
 //! are kept in target/tmp/clic-image-tests/ as test artifacts.
 
-use std::net::TcpListener;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{assert_wifi_firmware, clic, inspect_report, repo, run, tail};
 
 fn work() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clic-image-tests");
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::work_dir("clic-image-tests")
 }
 
 const SPEC: &str = "specs/clic-ordinosaure.toml";
 const NAME: &str = "clic-ordinosaure";
-/// Fixed so that the two builds of the reproducibility test agree.
-const EPOCH: &str = "1735689600";
-
-fn clic() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.current_dir(repo())
-        .env("CLIC_DATA", repo())
-        .env("SOURCE_DATE_EPOCH", EPOCH);
-    c
-}
-
-fn run(mut c: Command) -> Output {
-    let out = c.output().expect("run clic");
-    if !out.status.success() {
-        panic!(
-            "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            c,
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            tail(&String::from_utf8_lossy(&out.stderr), 60)
-        );
-    }
-    out
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
 
 fn build(out: &Path, extra: &[&str]) -> Output {
-    let _ = std::fs::remove_dir_all(out);
-    let mut c = clic();
-    c.args(["build", SPEC, "--out"]).arg(out).args(extra);
-    run(c)
+    common::build(clic(), SPEC, out, extra)
 }
 
 /// The default image, built once (online: this fills the package cache).
@@ -76,25 +38,12 @@ fn image() -> &'static Path {
 
 /// The default spec built for another board, once.
 fn board_image(board: &'static str) -> &'static Path {
-    static IMAGES: std::sync::Mutex<Vec<(&'static str, &'static Path)>> =
-        std::sync::Mutex::new(Vec::new());
-    let mut images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = images.iter().find(|(b, _)| *b == board) {
-        return p;
-    }
-    let out = work().join(board);
-    build(&out, &["--board", board]);
-    let path: &'static Path = Box::leak(out.join(format!("{NAME}.img")).into_boxed_path());
-    images.push((board, path));
-    path
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static IMAGES: common::Made<PathBuf> = common::Made::new();
+    IMAGES.get(board, || {
+        let out = work().join(board);
+        build(&out, &["--board", board]);
+        out.join(format!("{NAME}.img"))
+    })
 }
 
 fn boot_and_fetch(firmware: &str) {
@@ -102,35 +51,18 @@ fn boot_and_fetch(firmware: &str) {
 }
 
 fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
-    let port = free_port();
     let log = work().join(format!("serial-{tag}-{firmware}.log"));
-    let mut c = clic();
-    c.arg("boot")
-        .arg(img)
-        .args([
+    let serial = common::boot_to_login(
+        clic(),
+        img,
+        &log,
+        &[
             "--firmware",
             firmware,
-            "--until",
-            "login:",
-            // A bound for a hung boot, not a speed check: CI runs two
-            // test binaries at once on two cores.
-            "--timeout",
-            "900",
-            "--quiet",
-        ])
-        .args(["--forward", &format!("127.0.0.1:{port}:80")])
-        .args([
-            "--http-check",
-            "/",
             "--http-expect",
             "Cette boîte CLIC! fonctionne.",
-        ])
-        .arg("--log")
-        .arg(&log);
-    let out = run(c);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP 200 from"), "{err}");
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+        ],
+    );
     // GRUB ran from our image, then Debian's kernel found root by PARTUUID.
     assert!(
         serial.contains("root=PARTUUID="),
@@ -140,45 +72,19 @@ fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
     assert!(serial.contains("clic login:"), "{}", tail(&serial, 40));
 }
 
-/// `clic inspect` passes on an image as built.
-fn inspect_ok(img: &Path) {
-    inspect_report(img);
-}
-
-/// `clic inspect --json` of an image that passes; its report.
-fn inspect_report(img: &Path) -> serde_json::Value {
-    let mut c = clic();
-    c.arg("inspect").arg(img).arg("--json");
-    let out = run(c);
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["ok"], true, "{report:#}");
-    assert!(report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|c| c["name"] == "cmdline"));
-    report
-}
-
-/// The board's Wi-Fi firmware files were checked, and are in the root.
-fn assert_wifi_firmware(report: &serde_json::Value, files: &[&str]) {
-    let checks = report["checks"].as_array().unwrap();
-    for f in files {
-        let name = format!("file root:/lib/firmware/{f}");
-        let c = checks
-            .iter()
-            .find(|c| c["name"] == name.as_str())
-            .unwrap_or_else(|| panic!("{name} not checked: {report:#}"));
-        assert_eq!(c["ok"], true, "{c}");
-    }
+/// The default spec built for `board` passes `clic inspect`, its Wi-Fi
+/// firmware files are in it, and it boots (with `firmware`) and serves
+/// the box's page.
+fn board_inspects_and_boots(board: &'static str, firmware: &str, wifi: &[&str]) {
+    let img = board_image(board);
+    assert_wifi_firmware(&inspect_report(img), wifi);
+    boot_image_and_fetch(img, firmware, board);
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
-    let img = board_image("ordinosaure-i386");
-    inspect_ok(img);
-    boot_image_and_fetch(img, "bios", "i386");
+    board_inspects_and_boots("ordinosaure-i386", "bios", &[]);
 }
 
 /// The Pi 3 image on QEMU's raspi3b: kernel, initrd, device tree and
@@ -187,11 +93,10 @@ fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
-    let img = board_image("rpi3");
-    let report = inspect_report(img);
-    // firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
-    assert_wifi_firmware(
-        &report,
+    board_inspects_and_boots(
+        "rpi3",
+        "none",
+        // firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
         &[
             "brcm/brcmfmac43430-sdio.bin",
             "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt",
@@ -199,7 +104,6 @@ fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
             "brcm/brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt",
         ],
     );
-    boot_image_and_fetch(img, "none", "rpi3");
 }
 
 /// The Pi 4 image: its own kernel, initramfs and cmdline.txt on QEMU's virt
@@ -208,9 +112,7 @@ fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi4_boots_its_own_kernel_on_qemu_virt() {
-    let img = board_image("rpi4");
-    inspect_ok(img);
-    boot_image_and_fetch(img, "none", "rpi4");
+    board_inspects_and_boots("rpi4", "none", &[]);
 }
 
 /// The Zero 2 W image is the Pi 3 layout with its own device tree; QEMU has
@@ -219,7 +121,7 @@ fn rpi4_boots_its_own_kernel_on_qemu_virt() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi_zero2w_passes_the_static_boot_check() {
     let img = board_image("rpi-zero2w");
-    inspect_ok(img);
+    inspect_report(img);
     let out = run({
         let mut c = clic();
         c.arg("inspect").arg(img);
@@ -284,14 +186,11 @@ fn boots_with_ovmf_and_serves_http() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn manifest_lists_board_spec_and_packages() {
     let img = image();
-    let text =
-        std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap();
-    let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let m = common::manifest(img);
     assert_eq!(m["board"], "ordinosaure-amd64");
     assert_eq!(m["suite"], "bookworm");
     let spec = std::fs::read(repo().join(SPEC)).unwrap();
-    use sha2::Digest;
-    assert_eq!(m["spec_sha256"], hex::encode(sha2::Sha256::digest(&spec)));
+    assert_eq!(m["spec_sha256"], common::sha256_hex(&spec));
     let pkgs = m["packages"].as_array().unwrap();
     for want in ["nginx", "linux-image-amd64", "systemd", "grub-pc-bin"] {
         let p = pkgs
@@ -311,20 +210,9 @@ fn manifest_lists_board_spec_and_packages() {
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn image_holds_no_secrets_or_host_state() {
     let img = image();
-    let m: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(img.with_file_name(format!("{NAME}.manifest.json"))).unwrap(),
-    )
-    .unwrap();
-    let root = m["partitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["role"] == "root")
-        .unwrap();
-    let (start, size) = (
-        root["start"].as_u64().unwrap(),
-        root["size"].as_u64().unwrap(),
-    );
+    let m = common::manifest(img);
+    let root = common::partition(&m, "root");
+    let (start, size) = common::partition_extent(&m, "root");
     let ext4 = work().join("root-extract.ext4");
     let status = Command::new("dd")
         .arg(format!("if={}", img.display()))

@@ -13,47 +13,18 @@
 //! (C4, from deb.debian.org, which CI reaches), sector placement, the
 //! check — is real. The test says which it used.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
+use std::path::{Path, PathBuf};
+
+use common::{clic_data as clic, repo};
 
 fn work() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clic-odroid-tests");
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    common::work_dir("clic-odroid-tests")
 }
 
 fn cache() -> PathBuf {
     clic::rootfs::Cache::locate(None).dir
-}
-
-fn run(mut c: Command) -> Output {
-    let out = c.output().expect("run clic");
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<&str> = err.lines().collect();
-        panic!(
-            "{:?} failed ({}):\n{}",
-            c,
-            out.status,
-            lines[lines.len().saturating_sub(60)..].join("\n")
-        );
-    }
-    out
-}
-
-fn clic(data: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-    c.current_dir(repo())
-        .env("CLIC_DATA", data)
-        .env("SOURCE_DATE_EPOCH", "1735689600");
-    c
 }
 
 /// Deterministic filler bytes standing in for a vendor blob.
@@ -148,17 +119,12 @@ fn data_for(board: &str, manifest: &str) -> (PathBuf, bool) {
 fn build(board: &str, manifest: &str) -> (PathBuf, PathBuf) {
     let (data, _real) = data_for(board, manifest);
     let out = work().join(board);
-    let _ = std::fs::remove_dir_all(&out);
-    let mut c = clic(&data);
-    c.args([
-        "build",
+    common::build(
+        clic(&data),
         "specs/clic-ordinosaure.toml",
-        "--board",
-        board,
-        "--out",
-    ])
-    .arg(&out);
-    run(c);
+        &out,
+        &["--board", board],
+    );
     (out.join("clic-ordinosaure.img"), data)
 }
 
@@ -233,39 +199,19 @@ fn static_check(img: &Path, data: &Path, board: &str, blobs: usize, damage: (&st
     std::fs::remove_file(&broken).unwrap();
 }
 
-fn boot(img: &Path, data: &Path, tag: &str) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log = work().join(format!("serial-{tag}.log"));
-    let mut c = clic(data);
-    c.arg("boot")
-        .arg(img)
-        .args(["--until", "login:", "--timeout", "900", "--quiet"])
-        .args(["--forward", &format!("127.0.0.1:{port}:80")])
-        .args(["--http-check", "/"])
-        .arg("--log")
-        .arg(&log);
-    let out = run(c);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP 200 from"), "{err}");
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
+/// The board's image boots its own kernel and root filesystem under QEMU
+/// and serves the box's page.
+fn boots(board: &'static str) {
+    let (img, data) = image(board);
+    let log = work().join(format!("serial-{board}.log"));
+    let serial = common::boot_to_login(clic(data), img, &log, &[]);
     assert!(serial.contains("root=PARTUUID="), "{serial}");
 }
 
 /// Each board built once per test run, shared by its static and boot tests.
 fn image(board: &'static str) -> &'static (PathBuf, PathBuf) {
-    static IMAGES: std::sync::Mutex<Vec<(&'static str, &'static (PathBuf, PathBuf))>> =
-        std::sync::Mutex::new(Vec::new());
-    let mut images = IMAGES.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, p)) = images.iter().find(|(b, _)| *b == board) {
-        return p;
-    }
-    let built: &'static (PathBuf, PathBuf) = Box::leak(Box::new(build(board, board)));
-    images.push((board, built));
-    built
+    static IMAGES: common::Made<(PathBuf, PathBuf)> = common::Made::new();
+    IMAGES.get(board, || build(board, board))
 }
 
 #[test]
@@ -331,20 +277,17 @@ fn odroid_c4_signs_u_boot_built_from_debian_source() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
 fn extra_boot_odroid_xu4_rootfs_on_virt() {
-    let (img, data) = image("odroid-xu4");
-    boot(img, data, "odroid-xu4");
+    boots("odroid-xu4");
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
 fn extra_boot_odroid_n2_rootfs_on_virt() {
-    let (img, data) = image("odroid-n2");
-    boot(img, data, "odroid-n2");
+    boots("odroid-n2");
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
 fn extra_boot_odroid_c4_rootfs_on_virt() {
-    let (img, data) = image("odroid-c4");
-    boot(img, data, "odroid-c4");
+    boots("odroid-c4");
 }

@@ -16,18 +16,12 @@
 //! minutes, so they are `#[ignore]`d for a plain `cargo test`; `make test`
 //! runs them.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
-use clic::layers::apply::apply_tree;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{repo, tail};
 
 const LAYERS: &[&str] = &["base", "hotspot", "captive-portal"];
 
@@ -56,20 +50,7 @@ fn render(set: &[(&str, &str, toml::Value)]) -> Result<tempfile::TempDir, String
     let dir = tempfile::tempdir().unwrap();
     let spec_path = dir.path().join("spec.toml");
     std::fs::write(&spec_path, toml::to_string(&spec).unwrap()).unwrap();
-    let data = clic::data::DataDir { root: repo() };
-    let opts = clic::spec::Options {
-        data: &data,
-        board_override: None,
-    };
-    let r = clic::spec::resolve(&spec_path, &opts).map_err(|d| d.to_string())?;
-    let ctx = clic::build::template_context(&r, 0);
-    let out = tempfile::tempdir().unwrap();
-    for l in &r.layers {
-        if let Some(tree) = l.root() {
-            apply_tree(&tree, out.path(), &ctx).map_err(|e| e.to_string())?;
-        }
-    }
-    Ok(out)
+    common::render_spec(&repo(), &spec_path, 0)
 }
 
 fn read(root: &tempfile::TempDir, path: &str) -> String {
@@ -244,28 +225,7 @@ fn other_settings_are_checked_and_rendered() {
 // End to end, in QEMU, with mac80211_hwsim.
 
 fn work() -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("clic-wifi-tests");
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn run(mut c: Command) -> std::process::Output {
-    let out = c.output().expect("run clic");
-    if !out.status.success() {
-        panic!(
-            "{:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            c,
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            tail(&String::from_utf8_lossy(&out.stderr), 60)
-        );
-    }
-    out
+    common::work_dir("clic-wifi-tests")
 }
 
 /// Packages the test client needs; never in a real image.
@@ -328,16 +288,10 @@ fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)]) -> String {
     let _ = std::fs::remove_dir_all(&dir);
     let name = format!("clic-wifi-{tag}");
     let spec = test_spec(&dir, &name, hotspot);
-    let clic = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_clic"));
-        c.current_dir(repo()).env("CLIC_DATA", repo());
-        c
-    };
+    let clic = || common::clic_plain(&repo());
     {
         let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-        let mut c = clic();
-        c.arg("build").arg(&spec).arg("--out").arg(dir.join("out"));
-        run(c);
+        common::build(clic(), &spec, &dir.join("out"), &[]);
     }
     let log = dir.join("serial.log");
     let mut c = clic();
