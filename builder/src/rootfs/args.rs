@@ -86,6 +86,7 @@ pub fn mmdebstrap_command(
     cache: &AptCache,
     extra: &[ExtraSource],
     offline: bool,
+    native: Option<&Path>,
     target: &Path,
 ) -> (String, Vec<OsString>) {
     let mut a = unshare(&[]);
@@ -149,6 +150,12 @@ pub fn mmdebstrap_command(
     // initramfs, with the board's modules, and removes the diversion, so
     // kernel updates on the device run the real tool.
     a.push(format!("--essential-hook={DEFER_INITRAMFS}").into());
+    // The host's dpkg-deb unpacks the packages of an emulated tree (see
+    // native.rs): from the essential packages' install on, gone at the end.
+    if let Some(dir) = native {
+        a.push(format!("--extract-hook={}", super::native::install_script(dir)).into());
+        a.push(format!("--customize-hook={}", super::native::remove_script()).into());
+    }
     if offline {
         // Any download attempt (a package missing from the cache) fails at
         // once instead of quietly reaching the network: port 9 is discard.
@@ -205,8 +212,8 @@ pub fn firmware_excludes(patterns: &[String]) -> Vec<String> {
 /// process a maintainer script leaves behind, end with it. The board's
 /// firmware exclusions are dpkg configuration before anything is installed.
 const BOARD_STAGE: &str = r#"set -eu
-t=$1 archives=$2 offline=$3 modules=$4 excludes=$5
-shift 5
+t=$1 archives=$2 offline=$3 modules=$4 excludes=$5 native=$6
+shift 6
 mount -t proc proc "$t/proc"
 mount -t sysfs sysfs "$t/sys"
 mount --rbind /dev "$t/dev"
@@ -234,10 +241,12 @@ if [ -n "$modules" ]; then
   printf '%s\n' $modules > "$t/INITRAMFS_MODULES"
 fi
 if [ $# -gt 0 ]; then
+  [ -z "$native" ] || sh -c "$native" clic-native "$t"
   chroot "$t" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
     -o APT::Sandbox::User=root -o Dpkg::Use-Pty=0 "$@"
 fi
 rm -f "$t/OFFLINE_APT_FILE" "$t/usr/sbin/policy-rc.d" "$t/UNSAFE_IO_FILE"
+sh -c 'NATIVE_REMOVE' clic-native "$t"
 rm -f "$t/usr/sbin/update-initramfs"
 chroot "$t" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
 if ls "$t"/boot/vmlinuz-* >/dev/null 2>&1; then
@@ -253,9 +262,11 @@ pub fn board_stage_command(
     cache: &AptCache,
     extra: &[ExtraSource],
     offline: bool,
+    native: Option<&Path>,
     target: &Path,
 ) -> (String, Vec<OsString>) {
     let script = BOARD_STAGE
+        .replace("NATIVE_REMOVE", &super::native::remove_script())
         .replace("OFFLINE_APT_FILE", OFFLINE_APT_FILE)
         .replace("UNSAFE_IO_FILE", UNSAFE_IO_FILE)
         .replace("INITRAMFS_CONF", INITRAMFS_CONF)
@@ -272,6 +283,10 @@ pub fn board_stage_command(
         if offline { "offline" } else { "online" }.into(),
         req.initramfs_modules.join(" ").into(),
         firmware_excludes(&req.firmware_exclude).join("\n").into(),
+        native
+            .map(super::native::install_script)
+            .unwrap_or_default()
+            .into(),
         cache.lists.clone().into(),
     ]);
     a.extend(extra.iter().map(|x| x.lists.clone().into()));
@@ -361,7 +376,7 @@ mod tests {
     fn firmware_exclusions_are_the_board_stages() {
         let mut r = req();
         r.firmware_exclude = vec!["ath11k/*".into(), "/intel/ibt-*".into()];
-        let (_, args) = board_stage_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        let (_, args) = board_stage_command(&r, &cache(), &[], false, None, Path::new("/w/root"));
         let args = strings(&args);
         assert!(
             args.iter().any(|a| a
@@ -372,15 +387,45 @@ mod tests {
         assert!(script.contains(&format!("> \"$t/{FIRMWARE_EXCLUDE_FILE}\"")));
         // Before apt installs anything.
         assert!(script.find(FIRMWARE_EXCLUDE_FILE) < script.find("apt-get install"));
-        let (_, tree) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        let (_, tree) = mmdebstrap_command(&r, &cache(), &[], false, None, Path::new("/w/root"));
         assert_eq!(
             tree,
-            mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root")).1,
+            mmdebstrap_command(&req(), &cache(), &[], false, None, Path::new("/w/root")).1,
             "the shared tree does not depend on a board's exclusions"
         );
         // None: an empty argument, nothing written.
-        let (_, none) = board_stage_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+        let (_, none) =
+            board_stage_command(&req(), &cache(), &[], false, None, Path::new("/w/root"));
         assert!(none.iter().any(|a| a.is_empty()));
+    }
+
+    #[test]
+    fn the_native_dpkg_deb_goes_in_after_extraction_and_out_before_the_tree_is_kept() {
+        let dir = Path::new("/tmp/n/clic-native");
+        let root = Path::new("/w/root");
+        let plain = strings(&mmdebstrap_command(&req(), &cache(), &[], false, None, root).1);
+        let with = strings(&mmdebstrap_command(&req(), &cache(), &[], false, Some(dir), root).1);
+        let put = format!(
+            "--extract-hook={}",
+            super::super::native::install_script(dir)
+        );
+        let out = format!("--customize-hook={}", super::super::native::remove_script());
+        assert!(with.contains(&put) && with.contains(&out));
+        assert!(!plain.iter().any(|a| a.contains("clic-native")));
+        // Only those two arguments differ.
+        let rest: Vec<&String> = with.iter().filter(|a| **a != put && **a != out).collect();
+        assert_eq!(rest, plain.iter().collect::<Vec<_>>());
+
+        let (_, stage) = board_stage_command(&req(), &cache(), &[], false, Some(dir), root);
+        let stage = strings(&stage);
+        let script = &stage[stage.iter().position(|a| a == "-c").unwrap() + 1];
+        // Put in before apt installs, taken out before the initramfs and
+        // whether or not it was put in.
+        let install = script.find("apt-get install").unwrap();
+        assert!(script.find("sh -c \"$native\"").unwrap() < install);
+        let remove = script.find(&super::super::native::remove_script()).unwrap();
+        assert!(install < remove && remove < script.find("update-initramfs -c").unwrap());
+        assert!(stage.contains(&super::super::native::install_script(dir)));
     }
 
     fn cache() -> AptCache {
@@ -396,7 +441,8 @@ mod tests {
 
     #[test]
     fn online_build_uses_refreshed_lists_and_saves_packages() {
-        let (prog, args) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+        let (prog, args) =
+            mmdebstrap_command(&req(), &cache(), &[], false, None, Path::new("/w/root"));
         let args = strings(&args);
         assert_eq!(prog, "unshare");
         assert_eq!(
@@ -435,7 +481,8 @@ mod tests {
             keyring: "/usr/share/keyrings/clic-t.asc".into(),
             lists: "/c/extra/t/lists".into(),
         };
-        let (_, args) = mmdebstrap_command(&req(), &cache(), &[x], false, Path::new("/w/root"));
+        let (_, args) =
+            mmdebstrap_command(&req(), &cache(), &[x], false, None, Path::new("/w/root"));
         let args = strings(&args);
         let key = args
             .iter()
@@ -462,7 +509,7 @@ mod tests {
         let mut r = req();
         r.initramfs_modules = vec!["ext4".into(), "mmc_block".into()];
         r.extra_packages = vec!["raspi-firmware".into()];
-        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&r, &cache(), &[], false, None, Path::new("/w/root"));
         let args = strings(&args);
         assert!(
             args.iter()
@@ -473,7 +520,8 @@ mod tests {
         assert!(!args.iter().any(|a| a.contains("update-initramfs -c")));
         assert!(!args.iter().any(|a| a.contains("MODULES=list")));
         assert!(!args.iter().any(|a| a.contains("raspi-firmware")));
-        let (_, same) = mmdebstrap_command(&req(), &cache(), &[], false, Path::new("/w/root"));
+        let (_, same) =
+            mmdebstrap_command(&req(), &cache(), &[], false, None, Path::new("/w/root"));
         assert_eq!(args, strings(&same));
     }
 
@@ -488,7 +536,8 @@ mod tests {
             keyring: "/usr/share/keyrings/clic-t.asc".into(),
             lists: "/c/extra/t/lists".into(),
         };
-        let (prog, args) = board_stage_command(&r, &cache(), &[x], false, Path::new("/w/root"));
+        let (prog, args) =
+            board_stage_command(&r, &cache(), &[x], false, None, Path::new("/w/root"));
         let args = strings(&args);
         assert_eq!(prog, "unshare");
         for flag in ["--mount", "--pid", "--fork", "--kill-child"] {
@@ -496,12 +545,13 @@ mod tests {
         }
         let n = args.len();
         assert_eq!(
-            &args[n - 10..],
+            &args[n - 11..],
             [
                 "/w/root",
                 "/c/archives",
                 "online",
                 "ext4 mmc_block",
+                "",
                 "",
                 "/c/lists",
                 "/c/extra/t/lists",
@@ -520,7 +570,7 @@ mod tests {
         assert!(script.contains(INITRAMFS_MODULES) && script.contains("policy-rc.d"));
         assert!(script.contains("--remove /usr/sbin/update-initramfs"));
         // dpkg syncs again on the device.
-        let (_, base) = mmdebstrap_command(&r, &cache(), &[], false, Path::new("/w/root"));
+        let (_, base) = mmdebstrap_command(&r, &cache(), &[], false, None, Path::new("/w/root"));
         assert!(strings(&base)
             .iter()
             .any(|a| a.starts_with("--setup-hook=") && a.contains(UNSAFE_IO_FILE)));
@@ -528,7 +578,7 @@ mod tests {
             .find(&format!("\"$t/{UNSAFE_IO_FILE}\""))
             .expect("removed");
         assert!(removed > install, "{script}");
-        let (_, off) = board_stage_command(&r, &cache(), &[], true, Path::new("/w/root"));
+        let (_, off) = board_stage_command(&r, &cache(), &[], true, None, Path::new("/w/root"));
         assert!(strings(&off).contains(&"offline".to_owned()));
         let script = &strings(&off)[args.iter().position(|a| a == "-c").expect("sh -c") + 1];
         assert!(script.contains(OFFLINE_APT_FILE) && script.contains("127.0.0.1:9"));
@@ -562,7 +612,7 @@ mod tests {
 
     #[test]
     fn offline_build_cannot_reach_the_network() {
-        let (_, args) = mmdebstrap_command(&req(), &cache(), &[], true, Path::new("/w/root"));
+        let (_, args) = mmdebstrap_command(&req(), &cache(), &[], true, None, Path::new("/w/root"));
         let args = strings(&args);
         assert!(args.contains(&"--skip=update".to_owned()));
         assert!(args.contains(&"--setup-hook=sync-in '/c/lists' /var/lib/apt/lists/".to_owned()));

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod dpkg;
 pub mod extra;
+pub mod native;
 pub mod normalise;
 pub mod procs;
 pub mod treecache;
@@ -185,9 +186,9 @@ pub fn bootstrap(
         .chain(extra.iter().map(|x| x.lists.as_path()))
         .collect();
     let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
-    let (_, online) = args::mmdebstrap_command(req, &apt, &extra, false, target);
+    let (_, online) = args::mmdebstrap_command(req, &apt, &extra, false, None, target);
     let base_key = treecache::key(&without_target(online), req.source_date_epoch, &releases);
-    let (_, online) = args::board_stage_command(req, &apt, &extra, false, target);
+    let (_, online) = args::board_stage_command(req, &apt, &extra, false, None, target);
     let mut board_args = without_target(online);
     board_args.push(base_key.clone().into());
     let key = treecache::key(&board_args, req.source_date_epoch, &[]);
@@ -200,6 +201,10 @@ pub fn bootstrap(
         unpack_tree(&cached, target)?;
         return Ok(Origin::Cached { key });
     }
+    // Not in the keys above: it changes how fast the tree is made, not
+    // the tree.
+    let native = native::prepare(&req.arch);
+    let native_dir = native.as_ref().map(|n| n.dir.as_path());
     let base_prefix = format!("base-{}-{}-", req.suite, req.arch);
     let base = trees.join(format!("{base_prefix}{base_key}.tar"));
     if base.is_file() && !fresh {
@@ -210,7 +215,8 @@ pub fn bootstrap(
         );
         unpack_tree(&base, target)?;
     } else {
-        let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, target);
+        let started = std::time::Instant::now();
+        let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, native_dir, target);
         Cmd::new(prog)
             .args(args)
             .env("SOURCE_DATE_EPOCH", req.source_date_epoch.to_string())
@@ -223,9 +229,20 @@ pub fn bootstrap(
             })?;
         // A tree with a daemon still running in it is neither kept nor used.
         procs::check(target)?;
+        eprintln!(
+            "clic: shared {} tree made in {:.0} s{}",
+            req.arch,
+            started.elapsed().as_secs_f64(),
+            if native.is_some() {
+                " (packages unpacked by the host's dpkg-deb)"
+            } else {
+                ""
+            }
+        );
         save_tree(target, &trees, &base, &base_prefix)?;
     }
-    let (prog, args) = args::board_stage_command(req, &apt, &extra, offline, target);
+    let started = std::time::Instant::now();
+    let (prog, args) = args::board_stage_command(req, &apt, &extra, offline, native_dir, target);
     Cmd::new(prog)
         .args(args)
         .env("SOURCE_DATE_EPOCH", req.source_date_epoch.to_string())
@@ -238,6 +255,11 @@ pub fn bootstrap(
             source: Box::new(source),
         })?;
     procs::check(target)?;
+    eprintln!(
+        "clic: board stage ({} packages, initramfs) made in {:.0} s",
+        req.extra_packages.len(),
+        started.elapsed().as_secs_f64()
+    );
     save_tree(target, &trees, &cached, &prefix)?;
     Ok(Origin::Bootstrapped { key })
 }
