@@ -49,3 +49,5 @@ printf '%-44s %10s %12s\n' "clic build rpi-zero2w after it" "${t[rpi-zero2w]}" "
 printf '%-44s %10s %12s\n' "three boards together" "$three" "$(ratio "$three" "$plain")"
 printf '%-44s %10s\n' "three times one cold rpi3 (naive sharing)" "$thrice"
 printf 'three boards cost %s of three cold builds\n' "$(ratio "$three" "$thrice")"
+# Where the cold build's time went: the shared tree and the board stage.
+grep -h "^clic: shared .* tree made in\|^clic: board stage .* made in" "$work/rpi3.log" | sed 's/^clic: /cold rpi3: /' || true
