@@ -51,7 +51,7 @@ boot=$(secs "$t0" "$t1")
 
 # Footprint: RAM in use at rest on a 256 MB box, serving the portal.
 ram="n/a (no firstboot layer)"
-if $CLIC check "$SPEC" | grep -q '^  layers .*\bfirstboot\b'; then
+if $CLIC check "$SPEC" | grep '^  layers .*\bfirstboot\b' >/dev/null; then
   step "$work/ram.log" $CLIC boot "$img" --firmware bios --memory 256M --forward "127.0.0.1:$PORT:80" \
     --until 'clic-ready:.*memory' --http-check / --timeout 600 --log "$work/ram-serial.log"
   ram=$(sed -n 's/.*memory in use at rest: \([0-9]* MiB of [0-9]* MiB\).*/\1/p' "$work/ram-serial.log" | tail -n 1)

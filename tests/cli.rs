@@ -216,3 +216,29 @@ fn odroid_c4_without_its_firmware_is_refused_before_compiling() {
     assert!(!t.path().join("cache/firmware/u-boot-odroid-c4").exists());
     assert!(!t.path().join("out").exists(), "output dir created");
 }
+
+/// `clic check SPEC | grep -q ...`: a reader that stops early ends the
+/// printing command quietly (SIGPIPE, as any Unix tool), not with a panic.
+#[test]
+fn a_reader_that_stops_early_ends_check_quietly() {
+    let clic = env!("CARGO_BIN_EXE_clic");
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            // `true` has exited (the pipe has no reader) before clic prints.
+            "{{ sleep 1; '{clic}' check specs/clic-ordinosaure.toml; }} | true; echo \"${{PIPESTATUS[0]}}\""
+        ))
+        .current_dir(repo())
+        .env("CLIC_DATA", repo())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    // 141: ended by SIGPIPE; 0 if it had printed everything before head
+    // closed the pipe.
+    let status = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(
+        status == "141" || status == "0",
+        "exit status {status}: {err}"
+    );
+}

@@ -3,6 +3,18 @@ use clap::Parser;
 fn main() {
     clic::interrupt::install();
     let cli = clic::cli::Cli::parse();
+    if cli.command.only_reads() {
+        // `clic check SPEC | grep -q ...`, `clic boards | head -1`: a reader
+        // that stops early ends a command that only prints, as it does any
+        // Unix tool, instead of a panic on the broken pipe. Commands that
+        // make or write something keep Rust's default (an error they clean
+        // up after).
+        // SAFETY: restoring the default disposition of one signal, before
+        // any thread is started.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     if let Err(e) = clic::cli::run(cli) {
         if let Some(exit) = e.downcast_ref::<clic::cli::Exit>() {
             eprintln!("error: {}", exit.message);

@@ -53,6 +53,17 @@ pub enum Command {
     Boards,
 }
 
+impl Command {
+    /// Commands that only read and print: nothing to clean up if they are
+    /// stopped halfway.
+    pub fn only_reads(&self) -> bool {
+        matches!(
+            self,
+            Command::Check(_) | Command::Inspect(_) | Command::Boards
+        )
+    }
+}
+
 /// An error that already printed itself (diagnostics) or carries an exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
