@@ -52,12 +52,14 @@ pub fn ldd_paths(ldd_output: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The loader among `ldd`'s paths (`ld-linux-x86-64.so.2` and the like).
-pub fn loader(paths: &[PathBuf]) -> Option<&Path> {
-    paths.iter().map(PathBuf::as_path).find(|p| {
-        p.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("ld-"))
-    })
+/// The file name of the loader among `ldd`'s paths
+/// (`ld-linux-x86-64.so.2` and the like).
+pub fn loader(paths: &[PathBuf]) -> Option<String> {
+    paths
+        .iter()
+        .filter_map(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .find(|n| n.starts_with("ld-"))
 }
 
 /// A directory named `clic-native` (under a temporary directory that lives
@@ -88,9 +90,7 @@ fn try_prepare() -> Result<NativeDpkgDeb, String> {
         .output_string()
         .map_err(|e| e.to_string())?;
     let libs = ldd_paths(&ldd);
-    let ld = loader(&libs)
-        .ok_or_else(|| format!("no loader in `ldd {HOST_DPKG_DEB}`"))?
-        .to_path_buf();
+    let ld_name = loader(&libs).ok_or_else(|| format!("no loader in `ldd {HOST_DPKG_DEB}`"))?;
     let tmp = tempfile::Builder::new()
         .prefix("clic-native-")
         .tempdir()
@@ -104,8 +104,6 @@ fn try_prepare() -> Result<NativeDpkgDeb, String> {
         // Libraries are often symlinks: copy what they point to.
         std::fs::copy(f, dir.join(name)).map_err(|e| format!("copying {}: {e}", f.display()))?;
     }
-    let ld_name = ld.file_name().map(|n| n.to_string_lossy().into_owned());
-    let ld_name = ld_name.ok_or_else(|| format!("{} has no file name", ld.display()))?;
     Cmd::new("patchelf")
         .args([
             "--set-interpreter",
@@ -163,10 +161,7 @@ mod tests {
                 PathBuf::from("/lib64/ld-linux-x86-64.so.2"),
             ]
         );
-        assert_eq!(
-            loader(&paths),
-            Some(Path::new("/lib64/ld-linux-x86-64.so.2"))
-        );
+        assert_eq!(loader(&paths).as_deref(), Some("ld-linux-x86-64.so.2"));
         assert_eq!(loader(&paths[..2]), None);
     }
 
