@@ -821,7 +821,14 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     }
 
     for (img, fbl, serial) in [(&a, &fa, &sa), (&b, &fb, &sb)] {
+        assert!(!serial.contains("could not"), "{}", tail(serial, 60));
         // The password file on the FAT boot partition, for whoever holds the card.
+        assert!(
+            serial.contains("(also in /boot/efi/clic-admin-password.txt)"),
+            "{} did not write the password on its boot partition:\n{}",
+            img.display(),
+            tail(serial, 60)
+        );
         let fat = format!("{}@@{esp_start}", img.display());
         let file = sh("mtype", &["-i", &fat, "::/clic-admin-password.txt"]);
         assert!(
@@ -832,7 +839,6 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         assert_eq!(root.cat("/etc/machine-id").trim(), fbl.machine_id);
         check_shadow(&root.cat("/etc/shadow"), &fbl.password);
         assert!(root.cat("/var/lib/clic/firstboot-done").starts_with("20"));
-        assert!(!serial.contains("could not"), "{}", tail(serial, 40));
     }
 
     // a: the root partition reaches the end of the bigger disk, the

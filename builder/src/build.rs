@@ -791,6 +791,15 @@ fn fat_label(label: &str) -> String {
         .collect()
 }
 
+/// Mount options of the partitions besides the root. `nofail`: a box with
+/// a damaged data or boot partition still boots. The device timeout: udev
+/// names the partitions late on a slow or busy machine (a Pi Zero, QEMU
+/// under load: 25 s after systemd starts, measured on an idle TCG guest),
+/// and systemd's default of 90 s would fail the mount even though the
+/// disk is there, leaving first boot without the boot partition for the
+/// admin password and clic.txt. Only units ordered after the mount wait.
+const WAIT_OR_GO_ON: &str = "nofail,x-systemd.device-timeout=5min";
+
 fn fstab_entries(
     r: &Resolved,
     root_uuid: &str,
@@ -806,12 +815,12 @@ fn fstab_entries(
     }];
     if let Some(uuid) = data_uuid {
         // Read-only: the box never writes its content (no wear on the
-        // card); nofail: a box with a damaged data partition still boots.
+        // card).
         v.push(system::FstabEntry {
             spec: format!("UUID={uuid}"),
             mountpoint: content::catalogue::DATA_MOUNT.into(),
             fstype: "ext4".into(),
-            options: "ro,noatime,nofail".into(),
+            options: format!("ro,noatime,{WAIT_OR_GO_ON}"),
             pass: 2,
         });
     }
@@ -821,7 +830,7 @@ fn fstab_entries(
                 spec: format!("UUID={}", fat_uuid(*id)),
                 mountpoint: mount.clone(),
                 fstype: "vfat".into(),
-                options: "umask=0077,noatime,nofail".into(),
+                options: format!("umask=0077,noatime,{WAIT_OR_GO_ON}"),
                 pass: 2,
             });
         }
@@ -866,6 +875,32 @@ mod tests {
     fn fat_uuid_format() {
         assert_eq!(fat_uuid(0x1234abcd), "1234-ABCD");
         assert_eq!(fat_uuid(0xf), "0000-000F");
+    }
+
+    #[test]
+    fn partitions_besides_the_root_wait_for_their_device_then_go_on() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let data = crate::data::DataDir { root: repo.clone() };
+        let opts = crate::spec::resolve::Options {
+            data: &data,
+            board_override: None,
+        };
+        let r = crate::spec::resolve::resolve(&repo.join("specs/clic-ordinosaure.toml"), &opts)
+            .expect("the default spec resolves");
+        let fat = std::collections::BTreeMap::from([("esp".to_string(), 0x12ab_34cd)]);
+        let v = fstab_entries(&r, "root-uuid", &fat, Some("data-uuid".into()));
+        let lines: Vec<String> = v
+            .iter()
+            .map(|e| format!("{} {} {} {}", e.spec, e.mountpoint, e.fstype, e.options))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "UUID=root-uuid / ext4 noatime,errors=remount-ro",
+                "UUID=data-uuid /srv/clic/data ext4 ro,noatime,nofail,x-systemd.device-timeout=5min",
+                "UUID=12AB-34CD /boot/efi vfat umask=0077,noatime,nofail,x-systemd.device-timeout=5min",
+            ]
+        );
     }
 
     #[test]
