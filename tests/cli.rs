@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::{repo, stderr};
 
+/// A refusal comes before any work: well under this even on a busy CI
+/// machine, while a build that started takes minutes.
+const REFUSED_WITHIN: Duration = Duration::from_secs(30);
+
 /// `clic ARGS` run in `cwd`, with its cache there; its output and how long
 /// it took.
 fn clic(args: &[&str], cwd: &Path) -> (Output, Duration) {
@@ -33,10 +37,7 @@ fn refused(spec: &str) -> String {
         Some(2),
         "exit code for a bad spec; stderr:\n{err}"
     );
-    assert!(
-        took < Duration::from_secs(5),
-        "refused in {took:?}: work started?"
-    );
+    assert!(took < REFUSED_WITHIN, "refused in {took:?}: work started?");
     assert!(
         !t.path().join("out").exists(),
         "output dir created for a bad spec"
@@ -170,7 +171,7 @@ fn missing_or_wrong_firmware_blob_is_refused_before_any_work() {
     let (out, took) = build_offline(t.path());
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(took < Duration::from_secs(5), "refused in {took:?}");
+    assert!(took < REFUSED_WITHIN, "refused in {took:?}");
     let dest = t
         .path()
         .join("cache/firmware/odroid-xu4/bl1.bin.hardkernel");
@@ -209,7 +210,7 @@ fn odroid_c4_without_its_firmware_is_refused_before_compiling() {
     let (out, took) = build_offline(t.path());
     let err = stderr(&out);
     assert!(!out.status.success(), "{err}");
-    assert!(took < Duration::from_secs(5), "refused in {took:?}");
+    assert!(took < REFUSED_WITHIN, "refused in {took:?}");
     assert!(err.contains("`odroid-c4/"), "{err}");
     assert!(err.contains("firmware/odroid-c4.toml"), "{err}");
     assert!(!err.contains("building firmware"), "{err}");
