@@ -65,11 +65,11 @@ impl Rule {
                     key: key.to_owned(),
                     message,
                     hint: Some(format!(
-                        "addresses handed out must lie in {}/{} between {} and {}, without the box's {}",
+                        "addresses handed out must lie in {}/{}, between {} and {}, without the box's {}",
                         net.network(),
                         net.prefix,
-                        net.network(),
-                        net.broadcast(),
+                        std::net::Ipv4Addr::from(u32::from(net.network()).saturating_add(1)),
+                        std::net::Ipv4Addr::from(u32::from(net.broadcast()).saturating_sub(1)),
                         net.addr
                     )),
                 }

@@ -8,4 +8,5 @@ pub mod portal;
 pub mod render;
 pub mod steps;
 pub mod system;
+pub mod templates;
 pub mod units;

@@ -25,7 +25,10 @@ pub struct LayerDef {
     /// Settings this layer takes, with defaults; specs override them in
     /// `[settings.<layer>]`, templates read them as `settings.<layer>.<key>`.
     #[serde(default)]
-    pub settings: BTreeMap<String, SettingDef>,
+    pub settings: BTreeMap<String, toml::Spanned<clic_settings::SettingDef>>,
+    /// Rules across this layer's settings (`[[rules]]`: `rule = "dhcp_range"`...).
+    #[serde(default)]
+    pub rules: Vec<toml::Spanned<clic_settings::Rule>>,
     /// The layer's tile on the portal's home page, if it offers a service.
     #[serde(default)]
     pub portal: Option<PortalDef>,
@@ -75,13 +78,6 @@ fn default_order() -> i64 {
     50
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingDef {
-    pub default: toml::Value,
-    pub description: String,
-}
-
 #[derive(Debug, Clone)]
 pub struct LoadedLayer {
     pub name: String,
@@ -106,6 +102,7 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     let mut d = Diagnostics::default();
     d.0.extend(super::apt::check(&src, dir, &def.apt));
     d.0.extend(super::steps::check(&src, name, &def.needs, &def.firstboot));
+    d.0.extend(super::settings::check_layer(&src, &def));
     d.into_result(())?;
     Ok(LoadedLayer {
         name: name.to_owned(),

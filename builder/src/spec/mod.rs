@@ -8,6 +8,7 @@ pub mod model;
 pub mod openpgp;
 pub mod profile;
 pub mod resolve;
+pub mod settings;
 pub mod size;
 pub mod steps;
 

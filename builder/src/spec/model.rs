@@ -1,7 +1,6 @@
 //! The image spec a maintainer writes: one TOML file.
 
 use serde::Deserialize;
-use std::collections::BTreeMap;
 use toml::Spanned;
 
 /// `spec.toml` as written. Spans are kept so that every later check can
@@ -28,7 +27,7 @@ pub struct SpecFile {
     /// Layer settings, `[settings.<layer>]` tables; checked against the
     /// settings each layer declares.
     #[serde(default)]
-    pub settings: BTreeMap<String, Spanned<toml::Table>>,
+    pub settings: super::settings::SpecSettings,
     /// Debian mirror; defaults to deb.debian.org.
     #[serde(default)]
     pub mirror: Option<Spanned<String>>,
@@ -57,16 +56,6 @@ pub fn valid_image_name(s: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c))
 }
 
-/// RFC 1123 host name label (one label: the box names itself, the domain is
-/// a hotspot setting).
-pub fn valid_hostname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-}
-
 /// Debian package name, optionally pinned: `name` or `name=version`.
 pub fn valid_package(s: &str) -> bool {
     let (name, version) = match s.split_once('=') {
@@ -86,33 +75,6 @@ pub fn valid_package(s: &str) -> bool {
     name_ok && version_ok
 }
 
-/// `C.UTF-8`, `fr_FR.UTF-8`, `en_GB.UTF-8`, `br_FR.UTF-8@euro`…
-pub fn valid_locale(s: &str) -> bool {
-    if s == "C.UTF-8" || s == "C" || s == "POSIX" {
-        return true;
-    }
-    let Some((lang, rest)) = s.split_once('_') else {
-        return false;
-    };
-    let Some((terr, codeset)) = rest.split_once('.') else {
-        return false;
-    };
-    (2..=3).contains(&lang.len())
-        && lang.chars().all(|c| c.is_ascii_lowercase())
-        && terr.len() == 2
-        && terr.chars().all(|c| c.is_ascii_uppercase())
-        && codeset.starts_with("UTF-8")
-}
-
-/// `Europe/Paris`, `America/Argentina/Buenos_Aires`, `UTC`.
-pub fn valid_timezone(s: &str) -> bool {
-    !s.is_empty()
-        && !s.starts_with('/')
-        && !s.contains("..")
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,15 +88,6 @@ mod tests {
     }
 
     #[test]
-    fn hostnames() {
-        assert!(valid_hostname("clic"));
-        assert!(valid_hostname("box-2"));
-        assert!(!valid_hostname("-box"));
-        assert!(!valid_hostname("clic.lan"));
-        assert!(!valid_hostname("b_x"));
-    }
-
-    #[test]
     fn packages() {
         assert!(valid_package("nginx"));
         assert!(valid_package("libstdc++6"));
@@ -143,15 +96,5 @@ mod tests {
         assert!(!valid_package("n"));
         assert!(!valid_package("nginx="));
         assert!(!valid_package("rm -rf"));
-    }
-
-    #[test]
-    fn locales_and_zones() {
-        assert!(valid_locale("fr_FR.UTF-8"));
-        assert!(valid_locale("C.UTF-8"));
-        assert!(!valid_locale("fr_FR"));
-        assert!(!valid_locale("french"));
-        assert!(valid_timezone("Europe/Paris"));
-        assert!(!valid_timezone("../../etc/passwd"));
     }
 }

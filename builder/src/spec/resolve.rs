@@ -85,7 +85,7 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         .map(str::to_owned)
         .unwrap_or_else(|| spec.board.get_ref().clone());
     let board_path = opts.data.profile_path(&board_name);
-    let board = if board_path.is_file() {
+    let board = if valid_name(&board_name) && board_path.is_file() {
         match profile::load(&board_path) {
             Ok(p) => Some(p),
             Err(e) => {
@@ -223,95 +223,37 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         }
     }
 
-    // System.
+    // System: the same rules as on the box (`clic.txt`).
+    let system = clic_settings::system_schema();
     let sys = &spec.system;
-    let hostname = checked(
-        &src,
-        &mut d,
-        &sys.hostname,
-        "system.hostname",
-        DEFAULT_HOSTNAME,
-        valid_hostname,
-        "a host name is letters, digits and `-` (one label, no dots)",
-    );
-    let locale = checked(
-        &src,
-        &mut d,
-        &sys.locale,
-        "system.locale",
-        DEFAULT_LOCALE,
-        valid_locale,
-        "a locale looks like `fr_FR.UTF-8` or `C.UTF-8`",
-    );
-    let timezone = checked(
-        &src,
-        &mut d,
-        &sys.timezone,
-        "system.timezone",
-        DEFAULT_TIMEZONE,
-        valid_timezone,
-        "a time zone looks like `Europe/Paris`",
-    );
+    let mut system_value =
+        |v: &Option<toml::Spanned<String>>, key: &str, default: &str| -> String {
+            let Some(v) = v else {
+                return default.to_owned();
+            };
+            if let Some(def) = system.settings.get(key) {
+                let val = clic_settings::Value::String(v.get_ref().clone());
+                if let Err(f) = def.check(&val, &clic_settings::System::default()) {
+                    let mut diag = src.diag(Some(v.span()), &format!("system.{key}"), f.message);
+                    if let Some(h) = f.hint {
+                        diag = diag.with_hint(h);
+                    }
+                    d.0.push(diag);
+                }
+            }
+            v.get_ref().clone()
+        };
+    let hostname = system_value(&sys.hostname, "hostname", DEFAULT_HOSTNAME);
+    let locale = system_value(&sys.locale, "locale", DEFAULT_LOCALE);
+    let timezone = system_value(&sys.timezone, "timezone", DEFAULT_TIMEZONE);
     if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
         extra_packages.push("locales".into());
     }
 
-    // Settings: only declared keys of included layers.
-    let mut settings: BTreeMap<String, toml::Table> = BTreeMap::new();
-    for l in &layers {
-        let t: toml::Table = l
-            .def
-            .settings
-            .iter()
-            .map(|(k, v)| (k.clone(), v.default.clone()))
-            .collect();
-        settings.insert(l.name.clone(), t);
-    }
-    for (lname, table) in &spec.settings {
-        let Some(layer) = layers.iter().find(|l| &l.name == lname) else {
-            d.0.push(diag(
-                table.span(),
-                &format!("settings.{lname}"),
-                format!("settings for layer `{lname}`, which this spec does not include"),
-            ));
-            continue;
-        };
-        for (k, v) in table.get_ref() {
-            match layer.def.settings.get(k) {
-                Some(def) if def.default.same_type(v) => {
-                    if let Some(t) = settings.get_mut(lname) {
-                        t.insert(k.clone(), v.clone());
-                    }
-                }
-                Some(def) => d.0.push(diag(
-                    table.span(),
-                    &format!("settings.{lname}.{k}"),
-                    format!(
-                        "expected a {}, found a {}",
-                        def.default.type_str(),
-                        v.type_str()
-                    ),
-                )),
-                None => d.0.push(
-                    diag(
-                        table.span(),
-                        &format!("settings.{lname}.{k}"),
-                        format!("layer `{lname}` has no setting `{k}`"),
-                    )
-                    .with_hint(format!(
-                        "its settings: {}",
-                        layer
-                            .def
-                            .settings
-                            .keys()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )),
-                ),
-            }
-        }
-    }
+    // Settings: declared keys of included layers, each value checked by
+    // its setting's rules, then the layers' rules across settings.
+    let settings = super::settings::check_spec(&src, &layers, &spec.settings, &mut d.0);
+    super::settings::check_clic_txt_keys(&src, &layers, &mut d.0);
 
     let mirror = spec
         .mirror
@@ -352,6 +294,8 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     extra_packages.sort();
     extra_packages.dedup();
     extra_packages.retain(|p| packages.binary_search(p).is_err());
+    // Report in the order of the files' lines.
+    d.0.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     let Some(board) = board else {
         return Err(d);
     };
@@ -376,34 +320,6 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     })
 }
 
-#[allow(clippy::too_many_arguments)] // one call per [system] key, all named
-fn checked(
-    src: &Source,
-    d: &mut Diagnostics,
-    v: &Option<toml::Spanned<String>>,
-    key: &str,
-    default: &str,
-    ok: fn(&str) -> bool,
-    hint: &str,
-) -> String {
-    match v {
-        None => default.to_owned(),
-        Some(s) => {
-            if !ok(s.get_ref()) {
-                d.0.push(
-                    src.diag(
-                        Some(s.span()),
-                        key,
-                        format!("invalid value `{}`", s.get_ref()),
-                    )
-                    .with_hint(hint),
-                );
-            }
-            s.get_ref().clone()
-        }
-    }
-}
-
 /// Depth-first: a layer's needs come before it; cycles are errors.
 fn add_layer(
     name: &str,
@@ -422,7 +338,7 @@ fn add_layer(
             stack.join(" -> ")
         ));
     }
-    if !available.iter().any(|a| a == name) {
+    if !valid_name(name) || !available.iter().any(|a| a == name) {
         return Err(match stack.last() {
             Some(parent) => format!("layer `{parent}` needs layer `{name}`, which does not exist"),
             None => format!("unknown layer `{name}`"),
@@ -442,4 +358,13 @@ fn add_layer(
     stack.pop();
     out.push(loaded);
     Ok(())
+}
+
+/// Board and layer names are names, never paths: `rpi3`, `captive-portal`.
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
