@@ -37,7 +37,12 @@ pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       patchelf
       # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).
       dpkg-dev make gcc gcc-aarch64-linux-gnu bison flex bc libssl-dev
-      libgnutls28-dev uuid-dev python3-dev python3-setuptools swig)
+      libgnutls28-dev uuid-dev python3-dev python3-setuptools swig
+      # Linkers of the box-side Rust binaries and the C libraries they link
+      # with (box/targets.toml; gcc-aarch64-linux-gnu above, gcc for amd64).
+      gcc-i686-linux-gnu gcc-arm-linux-gnueabihf gcc-arm-linux-gnueabi
+      libc6-dev-i386-cross libc6-dev-arm64-cross libc6-dev-armhf-cross
+      libc6-dev-armel-cross)
 
 need=()
 for p in "${bp_pkgs[@]}" "${pkgs[@]}"; do
@@ -91,5 +96,30 @@ fi
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo is missing: install Rust (rustup) first" >&2
   exit 1
+fi
+# The box-side binaries (box/) are cross-built for every board's
+# architecture (box/targets.toml). A target whose prebuilt std cannot be
+# had (a mirror without it) is built from rust-src instead: clic build does
+# that itself (builder/src/boxbin.rs).
+targets=(x86_64-unknown-linux-gnu i686-unknown-linux-gnu aarch64-unknown-linux-gnu
+         armv7-unknown-linux-gnueabihf armv5te-unknown-linux-gnueabi)
+sysroot=$(rustc --print sysroot)
+need_src=0
+for t in "${targets[@]}"; do
+  [ -d "$sysroot/lib/rustlib/$t/lib" ] && continue
+  if ! command -v rustup >/dev/null; then
+    echo "install-deps: Rust's std for $t is missing and there is no rustup to add it" >&2
+    exit 1
+  fi
+  if ! rustup target add "$t" >/dev/null 2>&1; then
+    echo "install-deps: rustup cannot add $t; its std will be built from rust-src" >&2
+    need_src=1
+  fi
+done
+if [ $need_src -eq 1 ] && [ ! -d "$sysroot/lib/rustlib/src/rust/library/std" ]; then
+  if ! out=$(rustup component add rust-src 2>&1); then
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
 fi
 echo "install-deps: ok ($(mmdebstrap --version), $(mke2fs -V 2>&1 | sed -n 1p), $(qemu-system-x86_64 --version | sed -n 1p))"

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::artifact::manifest::{self, ImageInfo, Manifest, Package, PartitionInfo};
+use crate::boxbin::{self, BoxBinError};
 use crate::cmd::Cmd;
 use crate::content::{self, ContentCache};
 use crate::data::DataDir;
@@ -140,6 +141,18 @@ pub enum BuildError {
     Release(Box<crate::artifact::release::ReleaseError>),
     #[error(transparent)]
     Content(Box<content::ContentError>),
+    #[error(transparent)]
+    BoxBin(Box<BoxBinError>),
+}
+
+impl From<BoxBinError> for BuildError {
+    fn from(e: BoxBinError) -> BuildError {
+        if e.is_interrupted() {
+            BuildError::Interrupted
+        } else {
+            BuildError::BoxBin(Box::new(e))
+        }
+    }
 }
 
 impl From<content::ContentError> for BuildError {
@@ -233,6 +246,9 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         data_partition(r).and_then(|p| p.large_pack).map(|s| s.0),
     );
     let data_probe = on_data.iter().any(|d| *d).then_some(MIB);
+    // Box binaries: cargo, the target and its linker are there before any
+    // work; they are built alongside the Debian tree.
+    let box_plan = boxbin::preflight(&r.layers, &profile.arch, &opts.cache.dir, opts.offline)?;
     fs::create_dir_all(&opts.out_dir).map_err(io(format!(
         "creating output directory {}",
         opts.out_dir.display()
@@ -288,7 +304,36 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         extra: crate::spec::apt::repos(&r.layers),
         firmware_exclude: profile.firmware_exclude.clone(),
     };
-    let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root)?;
+    if let Some(p) = &box_plan {
+        let bins: Vec<&str> = p.binaries.iter().map(|b| b.bin.as_str()).collect();
+        eprintln!(
+            "clic: box binaries: building {} for {} ({}{}) alongside",
+            bins.join(", "),
+            p.arch,
+            p.target.target,
+            match p.std {
+                boxbin::Std::Prebuilt => "",
+                boxbin::Std::FromSource => ", std from rust-src",
+            }
+        );
+    }
+    // The tree (cached without the binaries) and the binaries, at once.
+    let (origin, box_built) = std::thread::scope(|s| {
+        let cargo = box_plan.as_ref().map(|p| s.spawn(|| boxbin::build(p)));
+        let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root);
+        let built = cargo.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (origin, built)
+    });
+    let origin = origin?;
+    let box_built = box_built.transpose()?.unwrap_or_default();
+    for b in &box_built {
+        eprintln!(
+            "clic: box binary {} for {} built in {:.1} s",
+            b.binary.bin,
+            b.target,
+            b.took.as_secs_f64()
+        );
+    }
     if let rootfs::Origin::Bootstrapped { key } = &origin {
         eprintln!("clic: Debian tree bootstrapped and kept for later builds ({key})");
     }
@@ -316,6 +361,8 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             apply::apply_tree(&tree, &root, &ctx)?;
         }
     }
+    // Layers' binaries after their trees, before the spec's overlays.
+    let binaries = boxbin::install(&box_built, &root, epoch)?;
     for o in &r.overlays {
         apply::apply_tree(o, &root, &ctx)?;
     }
@@ -590,6 +637,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         packages,
         artifacts: release.artifacts(),
         content: content_manifest(staged.catalogue.as_ref()),
+        binaries,
     };
     let manifest_name = format!("{}.manifest.json", r.name);
     let manifest_path = opts.out_dir.join(&manifest_name);

@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod artifact;
+pub mod boxbin;
 pub mod build;
 pub mod cli;
 pub mod cmd;

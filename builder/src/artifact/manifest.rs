@@ -38,6 +38,23 @@ pub struct Manifest {
     /// Every content item in the image (same compatibility as `artifacts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub content: Vec<ContentInfo>,
+    /// The box-side binaries the layers installed (`[[binaries]]`), as
+    /// built for the image (same compatibility as `artifacts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binaries: Vec<BinaryInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BinaryInfo {
+    /// The Cargo package (a crate under `box/`) and its binary target.
+    pub package: String,
+    pub bin: String,
+    /// Where it is in the image.
+    pub path: String,
+    /// The Rust target triple it was built for.
+    pub target: String,
+    pub size: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -40,6 +40,10 @@ pub struct LayerDef {
     /// (`[[firstboot]]`), in order.
     #[serde(default)]
     pub firstboot: Vec<super::steps::StepDef>,
+    /// Box-side binaries (`[[binaries]]`): crates under `box/` of clic's
+    /// workspace, cross-built for the image's architecture and installed.
+    #[serde(default)]
+    pub binaries: Vec<super::binaries::BinaryDef>,
 }
 
 /// Languages the portal is written in; the first is the default and every
@@ -83,6 +87,8 @@ pub struct LoadedLayer {
     pub name: String,
     pub dir: PathBuf,
     pub def: LayerDef,
+    /// `def.binaries`, checked, with the workspace they are built in.
+    pub binaries: Vec<super::binaries::BoxBinary>,
 }
 
 impl LoadedLayer {
@@ -103,11 +109,14 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     d.0.extend(super::apt::check(&src, dir, &def.apt));
     d.0.extend(super::steps::check(&src, name, &def.needs, &def.firstboot));
     d.0.extend(super::settings::check_layer(&src, &def));
+    let (binaries, bin_diags) = super::binaries::check(&src, dir, &def.binaries);
+    d.0.extend(bin_diags);
     d.into_result(())?;
     Ok(LoadedLayer {
         name: name.to_owned(),
         dir: dir.to_owned(),
         def,
+        binaries,
     })
 }
 

@@ -2,6 +2,7 @@
 //! a [`diag::Diagnostic`] naming the file, line and key.
 
 pub mod apt;
+pub mod binaries;
 pub mod diag;
 pub mod layer;
 pub mod model;
