@@ -790,7 +790,7 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     // b: a clic.txt, as a volunteer would write it on Windows.
     let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHh0ZXN0a2V5Zm9yY2xpY2JveGZpcnN0Ym9vdHRlc3Q= volunteer@laptop";
     let txt = format!(
-        "# CLIC! settings\r\nhostname=salle-des-fetes\r\nssid=Fête du village\r\npassphrase=pain-au-levain-42\r\nadmin_ssh_key={key}\r\nbogus=1\r\n"
+        "# CLIC! settings\r\nhostname=salle-des-fetes\r\nssid=Fête du village\r\npassphrase=pain-au-levain-42\r\nadmin_ssh_key={key}\r\nbogus=1\r\nchannel=0\r\ntimezone=Mars/Olympus\r\n"
     );
     let txt_path = work().join("clic.txt");
     std::fs::write(&txt_path, txt).unwrap();
@@ -903,7 +903,20 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         .cat("/home/admin/.ssh/authorized_keys")
         .lines()
         .any(|l| l == key));
-    assert!(sb.contains("unknown setting `bogus`"));
+    // The bad lines: refused on the console and in clic-errors.txt on the
+    // boot partition, by the same rules as `clic check`; the box keeps its
+    // values (channel 6, the image's time zone).
+    for (line, key) in [(6, "bogus"), (7, "channel"), (8, "timezone")] {
+        let want = format!("clic.txt refused: clic.txt:{line}: `{key}`");
+        assert!(sb.contains(&want), "{want}:\n{}", tail(&sb, 60));
+    }
+    let errors = sh("mtype", &["-i", &format!("{}@@{esp_start}", b.display()), "::/clic-errors.txt"]);
+    assert!(errors.contains("clic.txt:7: `channel`: 0 is not a Wi-Fi channel"), "{errors}");
+    assert!(errors.contains("`Mars/Olympus` is not in the tz database"), "{errors}");
+    assert!(hostapd.lines().any(|l| l == "channel=6"), "{hostapd}");
+    assert_eq!(root.cat("/etc/timezone"), RootFs::extract(image(), root_start).cat("/etc/timezone"));
+    let state = root.cat("/var/lib/clic/settings-state.json");
+    assert!(state.contains("salle-des-fetes") && !state.contains("pain-au-levain"), "{state}");
     let fat = format!("{}@@{esp_start}", b.display());
     let dir = sh("mdir", &["-b", "-i", &fat, "::/"]);
     assert!(

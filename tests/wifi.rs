@@ -157,7 +157,10 @@ fn a_passphrase_turns_on_wpa2_and_a_bad_one_fails_the_build() {
             err.contains("settings.hotspot.passphrase") && err.contains("8 to 63"),
             "{bad:?}: {err}"
         );
-        assert!(err.contains("hotspot.env"), "names the file: {err}");
+        // Refused by the spec check, at the spec's line, before any
+        // template is rendered.
+        assert!(err.contains("spec.toml:"), "names the spec's line: {err}");
+        assert!(!err.contains("hotspot.env"), "{err}");
     }
 }
 
@@ -177,6 +180,13 @@ fn other_settings_are_checked_and_rendered() {
         ("ssid", "x".repeat(33).into(), "ssid"),
         ("domain", "lan".into(), "domain"),
         ("dhcp_first", "10.42.0".into(), "dhcp_first"),
+        ("dhcp_first", "10.43.0.10".into(), "dhcp_first"),
+        ("dhcp_last", "10.42.0.10\n".into(), "dhcp_last"),
+        ("country", "France".into(), "country"),
+        ("channel", toml::Value::Integer(0), "channel"),
+        ("channel", toml::Value::Integer(14), "channel"),
+        ("ssid", "é".repeat(20).into(), "ssid"),
+        ("domain", "clic lan".into(), "domain"),
     ] {
         let err = s(k, v.clone()).unwrap_err();
         assert!(
@@ -212,6 +222,8 @@ fn other_settings_are_checked_and_rendered() {
     let r = render(&[
         ("hotspot", "address", "192.168.7.1/24".into()),
         ("hotspot", "domain", "boite.local".into()),
+        ("hotspot", "dhcp_first", "192.168.7.10".into()),
+        ("hotspot", "dhcp_last", "192.168.7.200".into()),
     ])
     .unwrap();
     assert!(read(&r, "etc/dnsmasq.d/clic-captive.conf").contains("address=/#/192.168.7.1"));
@@ -283,7 +295,31 @@ static BUILDS: Mutex<()> = Mutex::new(());
 
 /// Build the test image, boot it until the guest scenario is done, return
 /// the serial log.
-fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)]) -> String {
+/// A `clic.txt` a volunteer got wrong: every value is refused by the
+/// box, which keeps its hotspot as it was.
+const BAD_CLIC_TXT: &str = "ssid=un nom bien trop long pour un réseau\r\npassphrase=12345\r\nchannel=0\r\ncountry=France\r\ntimezone=Mars/Olympus\r\n";
+
+/// The image's ESP (FAT boot partition) as an mtools `-i` argument.
+fn esp(img: &Path) -> String {
+    let out = std::process::Command::new("sfdisk")
+        .arg("--json")
+        .arg(img)
+        .output()
+        .expect("run sfdisk");
+    let t: serde_json::Value = serde_json::from_slice(&out.stdout).expect("sfdisk --json");
+    let t = &t["partitiontable"];
+    let sector = t["sectorsize"].as_u64().unwrap_or(512);
+    let p = t["partitions"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["type"].as_str() == Some("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"))
+        })
+        .expect("an ESP");
+    format!("{}@@{}", img.display(), p["start"].as_u64().unwrap() * sector)
+}
+
+fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)], clic_txt: Option<&str>) -> String {
     let dir = work().join(tag);
     let _ = std::fs::remove_dir_all(&dir);
     let name = format!("clic-wifi-{tag}");
@@ -292,6 +328,18 @@ fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)]) -> String {
     {
         let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
         common::build(clic(), &spec, &dir.join("out"), &[]);
+    }
+    let img = dir.join("out").join(format!("{name}.img"));
+    if let Some(text) = clic_txt {
+        let txt = dir.join("clic.txt");
+        std::fs::write(&txt, text).unwrap();
+        let st = std::process::Command::new("mcopy")
+            .args(["-o", "-i", &esp(&img)])
+            .arg(&txt)
+            .arg("::/clic.txt")
+            .status()
+            .expect("run mcopy");
+        assert!(st.success(), "mcopy clic.txt");
     }
     let log = dir.join("serial.log");
     let mut c = clic();
@@ -405,7 +453,17 @@ const CAPTIVE_CHECKS: &[&str] = &[
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn open_hotspot_serves_a_real_wifi_client_and_the_captive_portal() {
-    let serial = build_and_boot("open", &[]);
+    let serial = build_and_boot("open", &[], Some(BAD_CLIC_TXT));
+    // clic.txt's bad lines were refused on the box, by the same rules as
+    // `clic check`, and said on the console; the hotspot kept its values
+    // (the checks below find ssid=CLIC, open, on its channel).
+    for key in ["ssid", "passphrase", "channel", "country", "timezone"] {
+        assert!(
+            serial.lines().any(|l| l.contains("clic.txt refused: clic.txt:") && l.contains(&format!("`{key}`"))),
+            "no refusal of {key} on the console:\n{}",
+            tail(&serial, 80)
+        );
+    }
     assert!(serial.contains("CLIC-WIFI: start: ssid=CLIC wpa=no box=10.42.0.1 share_uplink=false"));
     let mut want = [CLIENT_CHECKS, CAPTIVE_CHECKS].concat();
     want.push("clients-isolated");
@@ -429,6 +487,7 @@ fn wpa2_hotspot_keeps_out_a_wrong_passphrase_and_shares_the_uplink() {
             ("client_isolation", false.into()),
             ("share_uplink", true.into()),
         ],
+        None,
     );
     assert!(
         serial.contains("CLIC-WIFI: start: ssid=CLIC test wpa=yes box=10.42.0.1 share_uplink=true")

@@ -366,6 +366,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     for o in &r.overlays {
         apply::apply_tree(o, &root, &ctx)?;
     }
+    write_settings_json(r, &root)?;
     let data_tree = work.path().join("data");
     let stage_started = Instant::now();
     let staged = content::stage::stage(
@@ -884,6 +885,31 @@ fn fstab_entries(
         }
     }
     v
+}
+
+/// The image's settings schema and values for the box's own tools
+/// (`clic-box settings` checks `clic.txt` with it; the admin console will
+/// too). World-readable: secret values (the Wi-Fi passphrase) are left out.
+pub const SETTINGS_JSON: &str = "usr/share/clic/settings.json";
+
+fn write_settings_json(r: &Resolved, root: &Path) -> Result<(), BuildError> {
+    let mut s = crate::spec::settings::image_settings(r);
+    for (layer, schema) in &s.layers {
+        for (key, def) in &schema.settings {
+            if def.secret {
+                if let Some(v) = s.values.get_mut(layer) {
+                    v.remove(key);
+                }
+            }
+        }
+    }
+    let path = root.join(SETTINGS_JSON);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
+    }
+    let mut text = serde_json::to_string_pretty(&s).map_err(|e| BuildError::Internal(format!("writing the settings schema: {e}")))?;
+    text.push('\n');
+    std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
 }
 
 /// What the templates of an image see (public for tests that render layers).

@@ -93,8 +93,20 @@ impl SettingDef {
         }
     }
 
-    /// Check one value. Lists check their length, then each item.
+    /// Check one value. Lists check their length, then each item. A
+    /// secret's value is never repeated in the fault.
     pub fn check(&self, v: &Value, sys: &System) -> Result<(), Fault> {
+        let r = self.check_value(v, sys);
+        match (self.secret, v.as_str()) {
+            (true, Some(s)) if !s.is_empty() => r.map_err(|f| Fault {
+                message: f.message.replace(s, "(hidden)"),
+                ..f
+            }),
+            _ => r,
+        }
+    }
+
+    fn check_value(&self, v: &Value, sys: &System) -> Result<(), Fault> {
         if self.kind != Kind::List {
             return self.check_item(self.kind, v, sys);
         }
@@ -122,9 +134,10 @@ impl SettingDef {
     }
 
     fn check_item(&self, kind: Kind, v: &Value, sys: &System) -> Result<(), Fault> {
-        let with_hint = |f: Fault| match (&self.hint, f.hint.is_none()) {
-            (Some(h), true) => f.hint(h.clone()),
-            _ => f,
+        // The setting's own hint, when it has one, says it best.
+        let with_hint = |f: Fault| match &self.hint {
+            Some(h) => f.hint(h.clone()),
+            None => f,
         };
         match kind {
             Kind::Integer | Kind::WifiChannel => {
@@ -536,6 +549,9 @@ mod tests {
         assert!(d.check(&s("12345"), &sys).is_err());
         assert!(d.check(&s("motdepasseé"), &sys).is_err());
         assert!(d.check(&s(&"x".repeat(64)), &sys).is_err());
+        d.secret = true;
+        let e = d.check(&s("motdepasseé"), &sys).unwrap_err();
+        assert!(!e.message.contains("motdepasse"), "{e}");
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub fn ssh_key_ok(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
         && parts
             .next()
-            .is_none_or(|c| !c.chars().any(char::is_control))
+            .is_none_or(|c| !c.chars().any(|c| c.is_control() || "'\"$`\\".contains(c)))
 }
 
 /// 2.4 GHz channels 1-14 and the 5 GHz 20 MHz channels.
@@ -209,6 +209,7 @@ mod tests {
     fn ssh_keys_and_channels() {
         assert!(ssh_key_ok("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop"));
         assert!(!ssh_key_ok("ssh-ed25519"));
+        assert!(!ssh_key_ok("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl it's me"));
         assert!(!ssh_key_ok("ssh-foo AAAAC3NzaC1lZDI1NTE5AAAA"));
         assert!(!ssh_key_ok("ssh-ed25519 AAAA$$$$zaC1lZDI1NTE5AAAA"));
         for ok in [1, 6, 13, 14, 36, 64, 100, 144, 149, 165, 177] {
