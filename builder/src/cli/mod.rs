@@ -8,6 +8,7 @@ pub mod content;
 pub mod flash;
 pub mod inspect;
 pub mod release;
+pub mod settings;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -51,6 +52,8 @@ pub enum Command {
     Content(content::ContentArgs),
     /// List the board profiles
     Boards,
+    /// List the settings each layer takes: type, default, clic.txt key
+    Settings(settings::SettingsArgs),
 }
 
 impl Command {
@@ -59,7 +62,7 @@ impl Command {
     pub fn only_reads(&self) -> bool {
         matches!(
             self,
-            Command::Check(_) | Command::Inspect(_) | Command::Boards
+            Command::Check(_) | Command::Inspect(_) | Command::Boards | Command::Settings(_)
         )
     }
 }
@@ -83,5 +86,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Flash(a) => flash::run(a),
         Command::Content(a) => content::run(a, data, cli.cache.as_deref()),
         Command::Boards => boards::run(data),
+        Command::Settings(a) => settings::run(a, data),
     }
 }
