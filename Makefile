@@ -7,7 +7,7 @@ OUT ?= out
 PORT ?= 8080
 FIRMWARE ?= bios
 
-.PHONY: all deps build image test test-boards unit lint bench clean
+.PHONY: all deps build image test test-boards unit lint bench readme clean
 
 all: build
 
@@ -64,6 +64,16 @@ bench: deps build
 	bash tests/bench-boards.sh
 	bash tests/bench-flash.sh
 	bash tests/bench-content.sh
+
+# Regenerate README.md's settings reference (between the
+# settings-reference markers) from the layers' layer.toml.
+readme:
+	$(CARGO) run --quiet --locked --bin clic -- settings --markdown > README.settings.tmp
+	awk -v f=README.settings.tmp \
+		'/<!-- settings-reference:start -->/ { print; while ((getline l < f) > 0) print l; skip = 1; next } \
+		/<!-- settings-reference:end -->/ { skip = 0 } !skip' README.md > README.md.tmp
+	mv README.md.tmp README.md
+	rm -f README.settings.tmp
 
 clean:
 	rm -rf $(OUT) target
