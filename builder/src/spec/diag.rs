@@ -118,7 +118,12 @@ impl Source {
     /// becomes a diagnostic at the place toml reports.
     pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, Diagnostics> {
         toml::from_str::<T>(&self.text).map_err(|e| {
-            let key = key_from_toml_message(e.message());
+            let mut key = key_from_toml_message(e.message());
+            if key.is_empty() {
+                if let Some(span) = e.span() {
+                    key = key_at(&self.text, span.start);
+                }
+            }
             let message = e.message().trim().to_owned();
             Diagnostics(vec![self.diag(e.span(), &key, message)])
         })
@@ -136,6 +141,38 @@ fn key_from_toml_message(msg: &str) -> String {
         }
     }
     String::new()
+}
+
+/// For what toml reports without a key (`invalid type: integer `3`,
+/// expected a string`): the key of the `key = value` line at `offset`,
+/// under the last `[table]` header above it; empty if that is no such line.
+fn key_at(text: &str, offset: usize) -> String {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+    };
+    let Some(key) = line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| bare(k))
+    else {
+        return String::new();
+    };
+    let table = text[..start]
+        .lines()
+        .rev()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim())
+        .filter(|t| bare(t));
+    match table {
+        Some(t) => format!("{t}.{key}"),
+        None => key.to_owned(),
+    }
 }
 
 impl Diagnostic {
@@ -185,5 +222,18 @@ mod tests {
         );
         assert_eq!(key_from_toml_message("missing field `name`"), "name");
         assert_eq!(key_from_toml_message("invalid type"), "");
+    }
+
+    #[test]
+    fn key_of_a_value_toml_reports_without_one() {
+        let text = "name = 3\n[settings.kiwix] # x\nthreads = \"2\"\n[[items]]\nsize = \"big\"\n";
+        assert_eq!(key_at(text, 7), "name");
+        assert_eq!(
+            key_at(text, text.find("\"2").unwrap()),
+            "settings.kiwix.threads"
+        );
+        assert_eq!(key_at(text, text.find("\"big").unwrap()), "items.size");
+        assert_eq!(key_at(text, text.find("[settings").unwrap()), "");
+        assert_eq!(key_at("a = 1\n", 999), "");
     }
 }

@@ -296,6 +296,8 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
     extra_packages.retain(|p| packages.binary_search(p).is_err());
     // Report in the order of the files' lines.
     d.0.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+    // A broken layer that several layers need is read, and reported, once each.
+    d.0.dedup();
     let Some(board) = board else {
         return Err(d);
     };

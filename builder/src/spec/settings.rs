@@ -308,9 +308,14 @@ pub fn check_clic_txt_keys(src: &Source, layers: &[LoadedLayer], d: &mut Vec<Dia
             if let Some(c) = &s.get_ref().clic_txt {
                 let here = format!("{}.{k}", l.name);
                 if let Some(other) = seen.insert(c.clone(), here.clone()) {
-                    d.push(src.diag(
-                        None,
-                        "layers",
+                    // At the second claim, in its layer.toml when it can be read.
+                    let (at, span) = match Source::read(&l.dir.join("layer.toml")) {
+                        Ok(layer_src) => (layer_src, Some(s.span())),
+                        Err(_) => (src.clone(), None),
+                    };
+                    d.push(at.diag(
+                        span,
+                        &format!("settings.{k}.clic_txt"),
                         format!("settings `{other}` and `{here}` both take clic.txt key `{c}`"),
                     ));
                 }
