@@ -8,6 +8,18 @@ use std::path::{Path, PathBuf};
 use super::render::{render, TemplateContext};
 use crate::spec::Diagnostic;
 
+/// Render the templates of a resolved spec's layers and overlays with its
+/// settings; the spec back, or what failed.
+pub fn check_resolved(
+    r: crate::spec::Resolved,
+    spec_path: &Path,
+) -> Result<crate::spec::Resolved, crate::spec::Diagnostics> {
+    let mut trees: Vec<PathBuf> = r.layers.iter().filter_map(|l| l.root()).collect();
+    trees.extend(r.overlays.iter().cloned());
+    let ctx = crate::build::template_context(&r, crate::build::source_date_epoch(spec_path));
+    crate::spec::Diagnostics(check_trees(&trees, &ctx)).into_result(r)
+}
+
 /// Render each `.tera` file under `trees`; one diagnostic per failure.
 pub fn check_trees(trees: &[PathBuf], ctx: &TemplateContext) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -16,7 +28,11 @@ pub fn check_trees(trees: &[PathBuf], ctx: &TemplateContext) -> Vec<Diagnostic> 
         collect(t, &mut files);
         files.sort();
         for f in files {
-            let rel = f.strip_prefix(t).unwrap_or(&f).to_string_lossy().into_owned();
+            let rel = f
+                .strip_prefix(t)
+                .unwrap_or(&f)
+                .to_string_lossy()
+                .into_owned();
             let text = match std::fs::read_to_string(&f) {
                 Ok(t) => t,
                 Err(e) => {
@@ -71,14 +87,22 @@ fn tidy(detail: &str) -> String {
 pub fn locate(detail: &str, text: &str) -> (usize, usize) {
     if let Some(pos) = detail.find("--> ") {
         let rest = &detail[pos + 4..];
-        let mut it = rest.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+        let mut it = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
         if let (Some(l), Some(c)) = (it.next(), it.next()) {
             if let (Ok(l), Ok(c)) = (l.parse(), c.parse()) {
                 return (l, c);
             }
         }
     }
-    for (open, close) in [("Variable `", '`'), ("Filter '", '\''), ("filter `", '`'), ("Function '", '\''), ("Test '", '\'')] {
+    for (open, close) in [
+        ("Variable `", '`'),
+        ("Filter '", '\''),
+        ("filter `", '`'),
+        ("Function '", '\''),
+        ("Test '", '\''),
+    ] {
         if let Some(i) = detail.find(open) {
             let name = &detail[i + open.len()..];
             if let Some(end) = name.find(close) {
@@ -112,7 +136,10 @@ mod tests {
     #[test]
     fn good_templates_pass_and_plain_files_are_not_read() {
         let d = check(&[
-            ("etc/a.conf.tera", "h={{ hostname }}\n{{ settings.base.greeting }}\n"),
+            (
+                "etc/a.conf.tera",
+                "h={{ hostname }}\n{{ settings.base.greeting }}\n",
+            ),
             ("etc/plain.conf", "{{ not a template }}"),
         ]);
         assert!(d.is_empty(), "{d:?}");
@@ -128,7 +155,12 @@ mod tests {
         assert_eq!(d.len(), 3, "{d:?}");
         let lines: Vec<(String, usize)> = d
             .iter()
-            .map(|x| (x.file.file_name().unwrap().to_string_lossy().into_owned(), x.line))
+            .map(|x| {
+                (
+                    x.file.file_name().unwrap().to_string_lossy().into_owned(),
+                    x.line,
+                )
+            })
             .collect();
         assert_eq!(lines[0], ("a.conf.tera".into(), 3), "{d:?}");
         assert_eq!(lines[1], ("b.conf.tera".into(), 2), "{d:?}");
