@@ -200,6 +200,8 @@ struct Steps {
     started: Instant,
     current: Option<(String, Instant)>,
     done: Vec<(String, Duration)>,
+    /// The running step's spinner (on a terminal).
+    spinner: Option<crate::ui::Stage>,
 }
 
 impl Steps {
@@ -210,15 +212,21 @@ impl Steps {
             started: Instant::now(),
             current: None,
             done: Vec::new(),
+            spinner: None,
         }
     }
     fn start(&mut self, name: &str, detail: &str) {
         self.finish();
         self.n += 1;
-        eprintln!("==> [{}/{}] {name}: {detail}", self.n, self.total);
+        crate::say!("==> [{}/{}] {name}: {detail}", self.n, self.total);
         self.current = Some((name.to_owned(), Instant::now()));
+        self.spinner = Some(crate::ui::Stage::start(&format!(
+            "[{}/{}] {name}",
+            self.n, self.total
+        )));
     }
     fn finish(&mut self) {
+        self.spinner = None;
         if let Some((name, t)) = self.current.take() {
             self.done.push((name, t.elapsed()));
         }
@@ -236,11 +244,13 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         return Err(BuildError::Unpinned(unpinned));
     }
     // Firmware the board needs, checked (and fetched) before any work.
+    let fetching = crate::ui::Stage::start("firmware and content");
     let firmware = load_firmware(&profile.boot, &data.root, &opts.cache.dir, opts.offline)?;
     // Content: everything in the cache and verified before any work
     // (offline, a missing item stops here, listed with its size).
     let content_cache = ContentCache::locate(&opts.cache.dir);
     content_cache.ensure(&r.content, opts.offline)?;
+    drop(fetching);
     let on_data = content::catalogue::on_data(
         &r.content,
         data_partition(r).and_then(|p| p.large_pack).map(|s| s.0),
@@ -306,7 +316,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     };
     if let Some(p) = &box_plan {
         let bins: Vec<&str> = p.binaries.iter().map(|b| b.bin.as_str()).collect();
-        eprintln!(
+        crate::say!(
             "clic: box binaries: building {} for {} ({}{}) alongside",
             bins.join(", "),
             p.arch,
@@ -327,7 +337,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let origin = origin?;
     let box_built = box_built.transpose()?.unwrap_or_default();
     for b in &box_built {
-        eprintln!(
+        crate::say!(
             "clic: box binary {} for {} built in {:.1} s",
             b.binary.bin,
             b.target,
@@ -335,7 +345,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         );
     }
     if let rootfs::Origin::Bootstrapped { key } = &origin {
-        eprintln!("clic: Debian tree bootstrapped and kept for later builds ({key})");
+        crate::say!("clic: Debian tree bootstrapped and kept for later builds ({key})");
     }
     check_interrupt()?;
 
@@ -354,7 +364,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             .iter()
             .map(|(l, link)| format!("{l} {link}"))
             .collect();
-        eprintln!("clic: portal tiles: {}", tiles.join(", "));
+        crate::say!("clic: portal tiles: {}", tiles.join(", "));
     }
     for l in &r.layers {
         if let Some(tree) = l.root() {
@@ -383,7 +393,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     )?;
     if staged.files > 0 {
         let secs = stage_started.elapsed().as_secs_f64();
-        eprintln!(
+        crate::say!(
             "clic: content: {} files, {} ({} on the data partition), verified and linked from the cache in {secs:.1} s ({:.0} MB/s)",
             staged.files,
             human(staged.bytes),
@@ -565,7 +575,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             work.path(),
         )?;
         let secs = t.elapsed().as_secs_f64();
-        eprintln!(
+        crate::say!(
             "clic: data partition: ext4 of {} holding {} of content in {secs:.1} s ({:.0} MB/s)",
             human(size),
             human(staged.data_bytes),
@@ -667,7 +677,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     )?;
     steps.finish();
     let total = steps.started.elapsed();
-    eprintln!(
+    crate::say!(
         "==> built {} ({}, {} packages) in {:.0} s",
         image_path.display(),
         human(size),
@@ -679,7 +689,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         .iter()
         .map(|(n, d)| format!("{n} {:.1} s", d.as_secs_f64()))
         .collect();
-    eprintln!("==> steps: {}", times.join(", "));
+    crate::say!("==> steps: {}", times.join(", "));
     Ok(BuildOutput {
         image: image_path,
         manifest: manifest_path,
@@ -717,10 +727,7 @@ fn self_check(
     pins: &BTreeMap<String, crate::firmware::Manifest>,
 ) -> Result<(), BuildError> {
     let Some(rules) = crate::inspect::InspectRules::for_profile(profile, pins) else {
-        eprintln!(
-            "clic: warning: no static boot check for loader `{}`",
-            profile.boot.loader
-        );
+        crate::warning!("no static boot check for loader `{}`", profile.boot.loader);
         return Ok(());
     };
     let report = crate::inspect::inspect(image, &rules)
@@ -730,7 +737,7 @@ fn self_check(
         .map(|c| format!("{}: {}", c.name, c.detail))
         .collect();
     if failures.is_empty() {
-        eprintln!(
+        crate::say!(
             "clic: static boot check passed ({} checks)",
             report.checks.len()
         );

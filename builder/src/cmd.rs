@@ -51,7 +51,7 @@ pub struct Cmd {
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
     cwd: Option<std::path::PathBuf>,
-    /// Show the child's output live on our stderr instead of capturing it.
+    /// Its output is progress (see [`Cmd::live`]).
     live: bool,
 }
 
@@ -92,8 +92,9 @@ impl Cmd {
         self
     }
 
-    /// Stream the child's stdout and stderr to ours (for long steps whose
-    /// progress the user wants to see); the stderr tail is still kept.
+    /// A long step whose output is progress, not a result: its stdout and
+    /// stderr are kept as the tail of an error and shown on clic's stderr
+    /// with `--verbose` (never on clic's stdout).
     pub fn live(mut self, live: bool) -> Self {
         self.live = live;
         self
@@ -134,16 +135,40 @@ impl Cmd {
         c
     }
 
-    /// Run to completion; returns captured stdout.
+    /// Run to completion; returns captured stdout. Nothing the child
+    /// writes reaches clic's stdout, which carries only clic's result: a
+    /// `live` command's stdout and stderr go through one pipe to the
+    /// stderr tail (and to clic's stderr with `--verbose`), another
+    /// command's stdout is captured and returned.
     pub fn run(&self) -> Result<Vec<u8>, CmdError> {
         let cmdline = self.cmdline();
+        crate::detail!("clic: $ {cmdline}");
         let mut c = self.command();
-        c.stderr(Stdio::piped());
+        let io_err = |source| CmdError::Io {
+            cmdline: cmdline.clone(),
+            source,
+        };
         if self.live {
-            c.stdout(Stdio::inherit());
-        } else {
-            c.stdout(Stdio::piped());
+            // One pipe for both: the tail of an error shows them in the
+            // order the child wrote them.
+            let (reader, writer) = std::io::pipe().map_err(io_err)?;
+            c.stdout(writer.try_clone().map_err(io_err)?);
+            c.stderr(writer);
+            let spawned = c.spawn();
+            // The parent's copies of the write end go with the Command, so
+            // the reader sees the end of the output when the child exits.
+            drop(c);
+            let mut child = spawned.map_err(|source| CmdError::Spawn {
+                cmdline: cmdline.clone(),
+                source,
+            })?;
+            let tail = thread::spawn(move || read_tail(reader, crate::ui::verbose()));
+            let status = wait_interruptible(&mut child, &cmdline)?;
+            let tail = tail.join().unwrap_or_default();
+            return finish(cmdline, status, tail, Vec::new());
         }
+        c.stderr(Stdio::piped());
+        c.stdout(Stdio::piped());
         let mut child = c.spawn().map_err(|source| CmdError::Spawn {
             cmdline: cmdline.clone(),
             source,
@@ -156,29 +181,11 @@ impl Cmd {
                 buf
             })
         });
-        let live = self.live;
-        let err_reader = child.stderr.take().map(|mut e| {
-            thread::spawn(move || {
-                let mut tail: Vec<u8> = Vec::new();
-                let mut chunk = [0u8; 8192];
-                loop {
-                    match e.read(&mut chunk) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if live {
-                                use std::io::Write;
-                                let _ = std::io::stderr().write_all(&chunk[..n]);
-                            }
-                            tail.extend_from_slice(&chunk[..n]);
-                            if tail.len() > 4 * STDERR_TAIL {
-                                tail.drain(..tail.len() - STDERR_TAIL);
-                            }
-                        }
-                    }
-                }
-                tail
-            })
-        });
+        let echo = crate::ui::verbose();
+        let err_reader = child
+            .stderr
+            .take()
+            .map(|e| thread::spawn(move || read_tail(e, echo)));
         let status = wait_interruptible(&mut child, &cmdline)?;
         let stdout = out_reader
             .map(|h| h.join().unwrap_or_default())
@@ -186,18 +193,7 @@ impl Cmd {
         let stderr = err_reader
             .map(|h| h.join().unwrap_or_default())
             .unwrap_or_default();
-        if interrupt::requested() {
-            return Err(CmdError::Interrupted { cmdline });
-        }
-        if !status.success() {
-            let start = stderr.len().saturating_sub(STDERR_TAIL);
-            return Err(CmdError::Failed {
-                cmdline,
-                status,
-                stderr_tail: String::from_utf8_lossy(&stderr[start..]).into_owned(),
-            });
-        }
-        Ok(stdout)
+        finish(cmdline, status, stderr, stdout)
     }
 
     /// Run and return stdout as a trimmed string.
@@ -217,6 +213,51 @@ impl Cmd {
         })?;
         Ok((child, cmdline))
     }
+}
+
+/// Read a child's output to its end, keeping its last `STDERR_TAIL`
+/// bytes (at most four times that in memory); with `echo`, copy it to
+/// clic's stderr as it comes.
+fn read_tail(mut from: impl Read, echo: bool) -> Vec<u8> {
+    let mut tail: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match from.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if echo {
+                    crate::ui::raw(&chunk[..n]);
+                }
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > 4 * STDERR_TAIL {
+                    tail.drain(..tail.len() - STDERR_TAIL);
+                }
+            }
+        }
+    }
+    tail
+}
+
+/// The result of a finished command: its stdout, or the error with the
+/// tail of what it wrote.
+fn finish(
+    cmdline: String,
+    status: ExitStatus,
+    tail: Vec<u8>,
+    stdout: Vec<u8>,
+) -> Result<Vec<u8>, CmdError> {
+    if interrupt::requested() {
+        return Err(CmdError::Interrupted { cmdline });
+    }
+    if !status.success() {
+        let start = tail.len().saturating_sub(STDERR_TAIL);
+        return Err(CmdError::Failed {
+            cmdline,
+            status,
+            stderr_tail: String::from_utf8_lossy(&tail[start..]).into_owned(),
+        });
+    }
+    Ok(stdout)
 }
 
 /// Wait for a child; on Ctrl-C/SIGTERM forward SIGTERM, then SIGKILL after a
@@ -332,6 +373,27 @@ mod tests {
             .map(|s| !s.contains(") Z "))
             .unwrap_or(false);
         assert!(!alive, "grandchild {grandchild} survived");
+    }
+
+    #[test]
+    fn live_output_of_both_streams_is_in_the_error_tail() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo to-stdout; echo to-stderr >&2; exit 1"])
+            .live(true)
+            .run()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("to-stdout\nto-stderr"), "{msg}");
+    }
+
+    #[test]
+    fn live_command_returns_when_it_ends() {
+        let out = Cmd::new("sh")
+            .args(["-c", "echo progress"])
+            .live(true)
+            .run()
+            .unwrap();
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub fn fetch_verified(url: &str, dest: &Path, pin: Pin) -> Result<(), FetchError
             break;
         }
         if before > 0 {
-            eprintln!("clic: resuming {url} at byte {before} of {}", pin.size);
+            crate::say!("clic: resuming {url} at byte {before} of {}", pin.size);
         }
         let result = Cmd::new("curl")
             .args(["-fsSL", "--connect-timeout", "15", "-C", "-", "-o"])

@@ -545,7 +545,7 @@ impl Firmware {
         let (program, rest) = args
             .split_first()
             .ok_or_else(|| self.invalid("empty [build] command".into()))?;
-        eprintln!(
+        crate::say!(
             "clic: building firmware `{}` from its pinned sources (once per cache; minutes)",
             self.name
         );
@@ -569,7 +569,7 @@ impl Firmware {
             Err(_) if b.outputs.iter().all(|o| done.join(o).is_file()) => {}
             Err(e) => return Err(io(format!("keeping {}", done.display()))(e)),
         }
-        eprintln!(
+        crate::say!(
             "clic: built firmware `{}` in {:.0} s: {}",
             self.name,
             started.elapsed().as_secs_f64(),

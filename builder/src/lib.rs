@@ -24,3 +24,4 @@ pub mod plan;
 pub mod qemu;
 pub mod rootfs;
 pub mod spec;
+pub mod ui;

@@ -78,7 +78,7 @@ pub fn prepare(
         .filter(|r| r.mapped > 0)
         .map(|r| format!("{} {}", r.how, human(r.mapped)))
         .collect();
-    eprintln!(
+    crate::say!(
         "clic: bmap: {} of {} mapped ({}) in {:.1} s",
         human(bm.mapped_bytes()),
         human(bm.image_size),
@@ -132,7 +132,7 @@ pub fn prepare(
             }
         }
     })?;
-    eprintln!(
+    crate::say!(
         "clic: zstd -{} ({threads} threads): {} -> {} in {:.1} s",
         compress::LEVEL,
         human(size),

@@ -46,9 +46,6 @@ pub struct BootArgs {
     /// Write guest changes to the image instead of discarding them
     #[arg(long)]
     pub persist: bool,
-    /// Do not copy the serial console to the terminal
-    #[arg(long, short)]
-    pub quiet: bool,
 }
 
 /// How long the HTTP check may retry once the boot has been seen: what is
@@ -110,16 +107,30 @@ fn qemu_profile(
     Ok(manifest::read(&m)?.qemu)
 }
 
+/// Bad input: exit code 2, before QEMU starts.
+fn usage(message: String) -> anyhow::Error {
+    super::Exit {
+        code: crate::ui::exit::USAGE,
+        message,
+    }
+    .into()
+}
+
+/// `clic boot`'s result is the serial console, on stdout as it comes
+/// (none with `--quiet`); its verdict and the HTTP check's answer go to
+/// stderr, `--quiet` or not, as the outcome of the command.
 pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     if !a.image.is_file() {
-        anyhow::bail!("image {} does not exist", a.image.display());
+        return Err(usage(format!("image {} does not exist", a.image.display())));
     }
-    let profile = qemu_profile(&a.image, a.board.as_deref(), data_dir)?;
+    let profile = qemu_profile(&a.image, a.board.as_deref(), data_dir)
+        .map_err(|e| usage(format!("{e:#}")))?;
     let forwards = a
         .forwards
         .iter()
         .map(|f| Forward::parse(f))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(e.to_string()))?;
     let firmware = a.firmware.unwrap_or_else(|| profile.default_firmware());
     let mut opts = BootOptions::new(&a.image, firmware);
     // Machines booted with -kernel (QEMU's raspi models) get the kernel,
@@ -175,24 +186,32 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     opts.forwards = forwards.clone();
     opts.snapshot = !a.persist;
     opts.memory = a.memory.clone();
-    let until = regex::Regex::new(&a.until).map_err(|e| anyhow::anyhow!("--until: {e}"))?;
+    let until = regex::Regex::new(&a.until).map_err(|e| usage(format!("--until: {e}")))?;
     let watch = Watch {
         until: Some(until),
         timeout: Duration::from_secs(a.timeout),
-        echo: !a.quiet,
+        echo: !crate::ui::quiet(),
         log: a.log.clone(),
         keep_running: a.keep_running.then_some(Duration::MAX),
     };
     let check_target = match (&a.http_check, forwards.first()) {
         (Some(path), Some(f)) => Some((f.host_addr.to_string(), f.host_port, path.clone())),
-        (Some(_), None) => anyhow::bail!("--http-check needs a --forward HOSTPORT:80"),
+        (Some(_), None) => return Err(usage("--http-check needs a --forward HOSTPORT:80".into())),
         _ => None,
     };
     let expect = a.http_expect.clone();
     let watch_timeout = watch.timeout;
     let keep = a.keep_running;
     let started = std::time::Instant::now();
+    // The console on a terminal shows the boot; else a spinner on stderr
+    // (a terminal) says how long it has been waiting.
+    let stage = {
+        use std::io::IsTerminal;
+        (!std::io::stdout().is_terminal() || !watch.echo)
+            .then(|| crate::ui::Stage::start(&format!("booting {}", a.image.display())))
+    };
     let verdict = qemu::boot_with(&profile, &opts, &watch, move || {
+        drop(stage);
         if let Some((host, port, path)) = &check_target {
             let wait = http_wait(watch_timeout, started.elapsed());
             let r = qemu::wait_http(host, *port, path, wait)?;

@@ -1,7 +1,8 @@
 use clap::Args;
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-use crate::build::{self, BuildOptions};
+use crate::build::{self, BuildOptions, BuildOutput};
 use crate::rootfs::Cache;
 
 #[derive(Args, Debug)]
@@ -29,6 +30,93 @@ pub struct BuildArgs {
     /// (default: bare file names, for a list kept next to the images)
     #[arg(long, value_name = "URL")]
     pub url_base: Option<String>,
+    /// Print one JSON document (the image, every file written with its
+    /// size and sha256) instead of the image's path
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `clic build --json`. Field order is fixed.
+#[derive(Debug, Serialize)]
+pub struct BuildReport {
+    /// The disk image, as `clic build` prints it without `--json`.
+    pub image: String,
+    pub manifest: String,
+    pub name: String,
+    pub board: String,
+    pub arch: String,
+    /// Every file written: the image, its `.zst` and `.bmap`, the
+    /// manifest, `os_list.json` (Pi boards), `SHA256SUMS`.
+    pub artifacts: Vec<Artifact>,
+    /// Seconds each build step took, in order.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Artifact {
+    /// `image`, `zstd`, `bmap`, `manifest`, `os_list` or `sha256sums`.
+    pub kind: String,
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub seconds: f64,
+}
+
+impl BuildReport {
+    /// The report of a finished build: the image, `.zst` and `.bmap` from
+    /// the manifest (hashed while they were made), the small files hashed
+    /// now.
+    pub fn new(out: &BuildOutput, out_dir: &Path) -> anyhow::Result<BuildReport> {
+        let m = &out.manifest_data;
+        let mut artifacts: Vec<Artifact> = m
+            .artifacts
+            .iter()
+            .map(|a| Artifact {
+                kind: a.kind.clone(),
+                path: out_dir.join(&a.file).display().to_string(),
+                size: a.size,
+                sha256: a.sha256.clone(),
+            })
+            .collect();
+        let small = [
+            ("manifest", Some(&out.manifest)),
+            ("os_list", out.release.os_list.as_ref()),
+            ("sha256sums", Some(&out.release.sums)),
+        ];
+        for (kind, path) in small {
+            if let Some(path) = path {
+                let (size, sha256) = crate::artifact::sums::sha256_file(path)
+                    .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+                artifacts.push(Artifact {
+                    kind: kind.into(),
+                    path: path.display().to_string(),
+                    size,
+                    sha256,
+                });
+            }
+        }
+        Ok(BuildReport {
+            image: out.image.display().to_string(),
+            manifest: out.manifest.display().to_string(),
+            name: m.name.clone(),
+            board: m.board.clone(),
+            arch: m.arch.clone(),
+            artifacts,
+            steps: out
+                .steps
+                .iter()
+                .map(|(name, d)| Step {
+                    name: name.clone(),
+                    seconds: (d.as_secs_f64() * 10.0).round() / 10.0,
+                })
+                .collect(),
+        })
+    }
 }
 
 pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow::Result<()> {
@@ -42,7 +130,71 @@ pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyho
         source_date_epoch: build::source_date_epoch(&a.spec),
         url_base: a.url_base,
     };
+    let out_dir = opts.out_dir.clone();
     let out = build::build(&r, &data, &opts)?;
-    println!("{}", out.image.display());
+    if a.json {
+        let report = BuildReport::new(&out, &out_dir)?;
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", out.image.display());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::artifact::{manifest, release::Published};
+
+    #[test]
+    fn json_report_lists_every_file_with_a_fixed_shape() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest::parse(include_str!("../../../tests/fixtures/manifest-v1.json")).unwrap();
+        let put = |name: &str, text: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let out = BuildOutput {
+            image: dir.path().join(&m.image.file),
+            manifest: put("x.manifest.json", "{}"),
+            steps: vec![("rootfs".into(), std::time::Duration::from_millis(1234))],
+            release: Published {
+                bmap: dir.path().join("x.img.bmap"),
+                zst: dir.path().join("x.img.zst"),
+                os_list: None,
+                sums: put("SHA256SUMS", "sums\n"),
+            },
+            manifest_data: m.clone(),
+        };
+        let v = serde_json::to_value(BuildReport::new(&out, dir.path()).unwrap()).unwrap();
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "arch",
+                "artifacts",
+                "board",
+                "image",
+                "manifest",
+                "name",
+                "steps"
+            ]
+        );
+        let arts = v["artifacts"].as_array().unwrap();
+        assert_eq!(arts.len(), m.artifacts.len() + 2);
+        for a in arts {
+            let keys: Vec<&String> = a.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["kind", "path", "sha256", "size"]);
+        }
+        let sums = arts.iter().find(|a| a["kind"] == "sha256sums").unwrap();
+        assert_eq!(sums["size"], 5);
+        assert_eq!(
+            sums["sha256"],
+            crate::artifact::sums::sha256_hex(b"sums\n").as_str()
+        );
+        assert_eq!(v["steps"][0]["seconds"], 1.2);
+        let text = serde_json::to_string(&BuildReport::new(&out, dir.path()).unwrap()).unwrap();
+        assert!(text.starts_with("{\"image\":"), "{text}");
+    }
 }

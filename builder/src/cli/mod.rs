@@ -5,6 +5,7 @@ pub mod boot;
 pub mod build;
 pub mod check;
 pub mod content;
+pub mod docs;
 pub mod flash;
 pub mod inspect;
 pub mod release;
@@ -28,6 +29,12 @@ pub struct Cli {
     /// Download cache shared by builds (default: /var/cache/clic as root)
     #[arg(long, global = true, env = "CLIC_CACHE")]
     pub cache: Option<PathBuf>,
+    /// Only errors and warnings on stderr (`clic boot`: no console copy)
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also every command clic runs and its whole output, on stderr
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -51,9 +58,14 @@ pub enum Command {
     /// Content packs: fetch their items into the cache
     Content(content::ContentArgs),
     /// List the board profiles
-    Boards,
+    Boards(boards::BoardsArgs),
     /// List the settings each layer takes: type, default, clic.txt key
     Settings(settings::SettingsArgs),
+    /// Print a shell completion script (bash, zsh, fish) on stdout
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages (clic.1, clic-COMMAND.1) into a directory
+    #[command(hide = true)]
+    Man(docs::ManArgs),
 }
 
 impl Command {
@@ -62,7 +74,11 @@ impl Command {
     pub fn only_reads(&self) -> bool {
         matches!(
             self,
-            Command::Check(_) | Command::Inspect(_) | Command::Boards | Command::Settings(_)
+            Command::Check(_)
+                | Command::Inspect(_)
+                | Command::Boards(_)
+                | Command::Settings(_)
+                | Command::Completions(_)
         )
     }
 }
@@ -76,6 +92,7 @@ pub struct Exit {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    crate::ui::set_level(crate::ui::level_from(cli.quiet, cli.verbose));
     let data = cli.data.as_deref();
     match cli.command {
         Command::Build(a) => build::run(a, data, cli.cache.as_deref()),
@@ -85,7 +102,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Release(a) => release::run(a, data),
         Command::Flash(a) => flash::run(a),
         Command::Content(a) => content::run(a, data, cli.cache.as_deref()),
-        Command::Boards => boards::run(data),
+        Command::Boards(a) => boards::run(a, data),
         Command::Settings(a) => settings::run(a, data),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
     }
 }

@@ -92,7 +92,7 @@ impl ContentCache {
                     continue;
                 }
                 if !local {
-                    eprintln!(
+                    crate::say!(
                         "clic: fetching {}/{} ({}) from {source}",
                         pack.id,
                         item.id,

@@ -132,7 +132,7 @@ impl UBoot {
                         .prefix("clic-combine-")
                         .tempdir_in(&ctx.scratch)
                         .map_err(io("creating a scratch directory".into()))?;
-                    eprintln!("clic: combining firmware `{fw_name}` with {inputs:?}");
+                    crate::say!("clic: combining firmware `{fw_name}` with {inputs:?}");
                     let out = fw
                         .combine(&inputs, scratch.path())
                         .map_err(|e| failed(e.to_string()))?;

@@ -197,7 +197,7 @@ pub fn bootstrap(
     let prefix = format!("{}-{}-", req.suite, req.arch);
     let cached = trees.join(format!("{prefix}{key}.tar"));
     if cached.is_file() && !fresh {
-        eprintln!("clic: Debian tree from the cache ({})", cached.display());
+        crate::say!("clic: Debian tree from the cache ({})", cached.display());
         unpack_tree(&cached, target)?;
         return Ok(Origin::Cached { key });
     }
@@ -208,7 +208,7 @@ pub fn bootstrap(
     let base_prefix = format!("base-{}-{}-", req.suite, req.arch);
     let base = trees.join(format!("{base_prefix}{base_key}.tar"));
     if base.is_file() && !fresh {
-        eprintln!(
+        crate::say!(
             "clic: shared {} tree from the cache ({})",
             req.arch,
             base.display()
@@ -216,6 +216,10 @@ pub fn bootstrap(
         unpack_tree(&base, target)?;
     } else {
         let started = std::time::Instant::now();
+        crate::say!(
+            "clic: bootstrapping the shared {} tree with mmdebstrap (minutes; its output: --verbose)",
+            req.arch
+        );
         let (prog, args) = args::mmdebstrap_command(req, &apt, &extra, offline, native_dir, target);
         Cmd::new(prog)
             .args(args)
@@ -229,7 +233,7 @@ pub fn bootstrap(
             })?;
         // A tree with a daemon still running in it is neither kept nor used.
         procs::check(target)?;
-        eprintln!(
+        crate::say!(
             "clic: shared {} tree made in {:.0} s{}",
             req.arch,
             started.elapsed().as_secs_f64(),
@@ -242,6 +246,10 @@ pub fn bootstrap(
         save_tree(target, &trees, &base, &base_prefix)?;
     }
     let started = std::time::Instant::now();
+    crate::say!(
+        "clic: board stage: {} packages and the initramfs",
+        req.extra_packages.len()
+    );
     let (prog, args) = args::board_stage_command(req, &apt, &extra, offline, native_dir, target);
     Cmd::new(prog)
         .args(args)
@@ -255,7 +263,7 @@ pub fn bootstrap(
             source: Box::new(source),
         })?;
     procs::check(target)?;
-    eprintln!(
+    crate::say!(
         "clic: board stage ({} packages, initramfs) made in {:.0} s",
         req.extra_packages.len(),
         started.elapsed().as_secs_f64()
@@ -322,7 +330,7 @@ fn save_tree(target: &Path, trees: &Path, cached: &Path, prefix: &str) -> Result
                 source: e.error,
             })?;
         }
-        Err(e) => eprintln!("clic: warning: could not keep the Debian tree for later builds: {e}"),
+        Err(e) => crate::warning!("could not keep the Debian tree for later builds: {e}"),
     }
     let entries: Vec<_> = fs::read_dir(trees)
         .map_err(cache_err(trees))?

@@ -78,7 +78,7 @@ pub fn prepare(arch: &str) -> Option<NativeDpkgDeb> {
     match try_prepare() {
         Ok(n) => Some(n),
         Err(e) => {
-            eprintln!("clic: note: unpacking packages under emulation ({e})");
+            crate::say!("clic: note: unpacking packages under emulation ({e})");
             None
         }
     }
