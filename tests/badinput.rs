@@ -134,6 +134,7 @@ const HOTSPOT: &str = "overlays/hotspot/layer.toml";
 const KIWIX: &str = "overlays/kiwix/layer.toml";
 const CHAT: &str = "overlays/chat/layer.toml";
 const BOARD: &str = "profiles/ordinosaure-amd64.toml";
+const HOTSPOT_ENV: &str = "overlays/hotspot/root/etc/clic/hotspot.env.tera";
 
 #[rustfmt::skip] // A table: one case per line.
 fn spec_cases() -> Vec<Case> {
@@ -250,6 +251,10 @@ fn layer_cases() -> Vec<Case> {
         data("needs a layer that does not exist", KIWIX, "needs = [\"base\"]", "needs = [\"base\", \"nope\"]", "layers =", "layers[4]").reported_in("spec.toml"),
         data("portal link off the box", KIWIX, "link = \"/kiwix/\"", "link = \"https://example.org/\"", "link =", "portal.link"),
         data("two layers claim one clic.txt key", KIWIX, "type = \"integer\"", "type = \"integer\"\nclic_txt = \"ssid\"", "[settings.threads]", "settings.threads.clic_txt"),
+        // Templates: every one of the chosen layers renders in clic check.
+        data("template with an unknown variable", HOTSPOT_ENV, "{{ h.share_uplink }}", "{{ h.share_uplnk }}", "h.share_uplnk", "template"),
+        data("template with an unknown filter", HOTSPOT_ENV, "{{ h.address }}", "{{ h.address | nofilter }}", "nofilter", "template"),
+        data("template with a syntax error", HOTSPOT_ENV, "HOTSPOT_ADDRESS={{ h.address }}", "HOTSPOT_ADDRESS={{ h.address", "HOTSPOT_IP=", "template"),
         // Board profiles.
         data("broken board TOML", BOARD, "", "[qemu-broken\n", "[qemu-broken", ""),
         data("unknown architecture", BOARD, "arch = \"amd64\"", "arch = \"sparc\"", "arch = \"sparc\"", "arch"),

@@ -74,12 +74,20 @@ fn diag(file: &Path, line: usize, column: usize, message: String) -> Diagnostic 
     }
 }
 
-/// tera's chain, without its name for one-off templates.
+/// tera's chain, on one line: without its name for one-off templates, and
+/// of a syntax error's drawing only what the parser expected.
 fn tidy(detail: &str) -> String {
+    let detail = match (detail.find("--> "), detail.find("= expected")) {
+        (Some(a), Some(b)) if a < b => format!("{}{}", &detail[..a], &detail[b + 2..]),
+        _ => detail.to_owned(),
+    };
     detail
         .replace("Failed to render '__tera_one_off'", "does not render")
         .replace(" while rendering '__tera_one_off'", "")
         .replace("Failed to parse '__tera_one_off'", "does not parse")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where the problem is: tera gives `--> line:col` for syntax errors; for
