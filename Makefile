@@ -6,8 +6,10 @@ SPEC ?= specs/clic-ordinosaure.toml
 OUT ?= out
 PORT ?= 8080
 FIRMWARE ?= bios
+PREFIX ?= /usr/local
+DESTDIR ?=
 
-.PHONY: all deps build image test test-boards unit lint bench readme clean
+.PHONY: all deps build image test test-boards unit lint bench readme install clean
 
 all: build
 
@@ -39,7 +41,8 @@ test: deps lint
 # trixie-only boards, the armel Pis, take the trixie fixture spec),
 # then the extra boot tests (Odroid and armel Pi rootfs under QEMU).
 test-boards: deps build
-	set -e; for b in $$($(CLIC) boards | awk '{print $$1}'); do \
+	set -e; for b in $$($(CLIC) boards --json | \
+		python3 -c 'import json, sys; print(*(b["name"] for b in json.load(sys.stdin)))'); do \
 		spec=$(SPEC); $(CLIC) check $$spec --board $$b >/dev/null 2>&1 || \
 			spec=tests/fixtures/clic-trixie.toml; \
 		img=$$($(CLIC) build $$spec --board $$b --out $(OUT)/$$b); \
@@ -74,6 +77,21 @@ readme:
 		/<!-- settings-reference:end -->/ { skip = 0 } !skip' README.md > README.md.tmp
 	mv README.md.tmp README.md
 	rm -f README.settings.tmp
+
+# Install clic, its shell completions, man pages and data (profiles,
+# overlays, firmware manifests, content packs: found by the installed
+# binary as $(PREFIX)/share/clic). DESTDIR for packaging.
+install: build
+	install -Dm755 $(CLIC) $(DESTDIR)$(PREFIX)/bin/clic
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/clic
+	$(CLIC) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/clic
+	$(CLIC) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_clic
+	$(CLIC) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/clic.fish
+	$(CLIC) man $(DESTDIR)$(PREFIX)/share/man/man1 >/dev/null
+	cp -R profiles overlays firmware content $(DESTDIR)$(PREFIX)/share/clic/
 
 clean:
 	rm -rf $(OUT) target

@@ -16,8 +16,8 @@ trap 'rm -rf "$work"' EXIT
 
 . tests/bench-lib.sh
 
-packages=$($CLIC check "$SPEC" --board rpi3 | sed -n 's/^  packages //p' | tr ' ' ',')
-suite=$(sed -n 's/^suite *= *"\(.*\)"/\1/p' "$SPEC")
+packages=$(spec_field packages "$SPEC" --board rpi3)
+suite=$(spec_field suite "$SPEC")
 echo "bench-boards: $SPEC for rpi3, rpi4, rpi-zero2w (arm64), $(nproc) cores, $(date -u +%F)"
 
 declare -A t

@@ -75,14 +75,14 @@ rm -f "$img" "$img.zst" "$img.bmap"
 # 2. zstd vs xz on the default image (BENCH_COMPRESS=0 skips it: xz -6
 # takes minutes on two cores).
 [ "${BENCH_COMPRESS:-1}" = 0 ] && exit 0
-name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$SPEC")
+name=$($CLIC check --json "$SPEC" |
+  python3 -c 'import json, sys; print(json.load(sys.stdin)["resolved"]["name"])')
 default=${IMAGE:-}
 for c in "target/tmp/clic-image-tests/a/$name.img" "out/$name.img"; do
   [ -z "$default" ] && [ -f "$c" ] && default=$c
 done
 if [ -z "$default" ]; then
-  $CLIC build "$SPEC" --out "$work/build" >/dev/null 2>"$work/build.log"
-  default="$work/build/$name.img"
+  default=$($CLIC build "$SPEC" --out "$work/build" 2>"$work/build.log")
 fi
 size=$(stat -c %s "$default")
 threads=$(nproc)

@@ -9,6 +9,15 @@ step() {
     exit 1
   fi
 }
+# A field of what `clic check --json SPEC [--board B]` resolves the spec
+# to (lists joined with commas): its stdout, not its text, is read.
+spec_field() {
+  local field=$1; shift
+  $CLIC check --json "$@" | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["resolved"][sys.argv[1]]
+print(",".join(v) if isinstance(v, list) else v)' "$field"
+}
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # a / b, or "-" when there is no b (a baseline that was skipped).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }

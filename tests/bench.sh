@@ -21,9 +21,9 @@ trap 'rm -rf "$work"' EXIT
 
 . tests/bench-lib.sh
 
-name=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$SPEC")
-packages=$($CLIC check "$SPEC" | sed -n 's/^  packages //p' | tr ' ' ',')
-suite=$(sed -n 's/^suite *= *"\(.*\)"/\1/p' "$SPEC")
+name=$(spec_field name "$SPEC")
+packages=$(spec_field packages "$SPEC")
+suite=$(spec_field suite "$SPEC")
 
 echo "bench: $SPEC ($name), $(nproc) cores, $(date -u +%F)"
 t0=$(now); step "$work/cold.log" $CLIC --cache "$work/cache" build "$SPEC" --out "$work/cold"; t1=$(now)
@@ -38,7 +38,7 @@ step "$work/plain.log" env SOURCE_DATE_EPOCH=0 unshare --mount --propagation pri
 t1=$(now)
 plain=$(secs "$t0" "$t1")
 
-img="$work/cold/$name.img"
+img=$(cat "$work/cold.log.out") # clic build's stdout: the image
 apparent=$(stat -c %s "$img")
 allocated=$(( $(stat -c %b "$img") * $(stat -c %B "$img") ))
 same=no; cmp -s "$img" "$work/offline/$name.img" && same=yes
@@ -51,7 +51,7 @@ boot=$(secs "$t0" "$t1")
 
 # Footprint: RAM in use at rest on a 256 MB box, serving the portal.
 ram="n/a (no firstboot layer)"
-if $CLIC check "$SPEC" | grep '^  layers .*\bfirstboot\b' >/dev/null; then
+if spec_field layers "$SPEC" | tr , '\n' | grep -qx firstboot; then
   step "$work/ram.log" $CLIC boot "$img" --firmware bios --memory 256M --forward "127.0.0.1:$PORT:80" \
     --until 'clic-ready:.*memory' --http-check / --timeout 600 --log "$work/ram-serial.log"
   ram=$(sed -n 's/.*memory in use at rest: \([0-9]* MiB of [0-9]* MiB\).*/\1/p' "$work/ram-serial.log" | tail -n 1)

@@ -243,3 +243,173 @@ fn a_reader_that_stops_early_ends_check_quietly() {
         "exit status {status}: {err}"
     );
 }
+
+/// Standard output carries the result, nothing else: `clic check --json`
+/// prints one JSON document, exit 0 for a good spec, 2 for a bad one with
+/// every problem in `problems` (file, line, column, key, message, hint,
+/// severity).
+#[test]
+fn check_json_on_good_and_bad_specs() {
+    let t = spec_for("ordinosaure-amd64");
+    let (out, _) = clic(&["check", "spec.toml", "--json"], t.path());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["ok"], true, "{v:#}");
+    assert_eq!(v["problems"], serde_json::json!([]));
+    assert_eq!(v["resolved"]["board"], "ordinosaure-amd64");
+
+    std::fs::write(
+        t.path().join("spec.toml"),
+        format!("{GOOD}hostname = \"Not A Host!\"\nboards = 1\n"),
+    )
+    .unwrap();
+    let (out, _) = clic(&["check", "spec.toml", "--json"], t.path());
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(v["ok"], false, "{v:#}");
+    assert!(v["resolved"].is_null(), "{v:#}");
+    let problems = v["problems"].as_array().unwrap();
+    assert!(!problems.is_empty(), "{v:#}");
+    for p in problems {
+        let mut keys: Vec<&str> = p.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            ["column", "file", "hint", "key", "line", "message", "severity"],
+            "{p}"
+        );
+        assert_eq!(p["severity"], "error");
+        assert!(p["line"].as_u64().is_some_and(|l| l >= 1), "{p}");
+        assert!(p["file"].as_str().unwrap().ends_with("spec.toml"), "{p}");
+    }
+}
+
+/// `clic boards --json` lists every profile of profiles/.
+#[test]
+fn boards_json_lists_every_profile() {
+    let (out, _) = clic(&["boards", "--json"], &repo());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    let mut names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    let mut want: Vec<String> = std::fs::read_dir(repo().join("profiles"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".toml").map(str::to_owned)
+        })
+        .collect();
+    want.sort();
+    assert_eq!(names, want);
+    for b in v.as_array().unwrap() {
+        assert!(b["arch"].as_str().is_some_and(|a| !a.is_empty()), "{b}");
+        assert!(b["description"].is_string(), "{b}");
+    }
+}
+
+/// `clic completions SHELL` prints a script for bash, zsh and fish on
+/// stdout; bash reads the bash one without a syntax error.
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    let t = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef clic"),
+        ("fish", "complete -c clic"),
+    ] {
+        let (out, _) = clic(&["completions", shell], t.path());
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(marker), "{shell}:\n{text}");
+        assert!(text.contains("build") && text.contains("json"), "{shell}");
+        let file = t.path().join(format!("clic.{shell}"));
+        std::fs::write(&file, &text).unwrap();
+        if shell == "bash" {
+            let o = std::process::Command::new("bash")
+                .arg("-n")
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "bash -n: {}", stderr(&o));
+        }
+    }
+    let (out, _) = clic(&["completions", "tcsh"], t.path());
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+}
+
+/// `clic man DIR` writes clic.1 and a page per command, each of which
+/// `man -l` renders without a warning.
+#[test]
+fn man_pages_render() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("man1");
+    let (out, _) = clic(&["man", dir.to_str().unwrap()], t.path());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(listed.len(), names.len(), "{listed:?}");
+    for want in [
+        "clic.1",
+        "clic-build.1",
+        "clic-check.1",
+        "clic-boot.1",
+        "clic-boards.1",
+    ] {
+        assert!(names.iter().any(|n| n == want), "{want} missing: {names:?}");
+    }
+    for n in &names {
+        let o = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.join(n))
+            .env("MANWIDTH", "80")
+            .env("MAN_KEEP_FORMATTING", "0")
+            .env("MANROFFOPT", "-ww")
+            .output()
+            .expect("man (man-db) is installed: make deps");
+        let err = stderr(&o);
+        assert!(o.status.success(), "man -l {n}: {err}");
+        assert!(err.trim().is_empty(), "man -l {n} warns:\n{err}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(text.contains("clic"), "{n}:\n{text}");
+    }
+}
+
+/// Every command's --help fits 80 columns.
+#[test]
+fn help_fits_80_columns() {
+    let t = tempfile::tempdir().unwrap();
+    for cmd in [
+        "build",
+        "check",
+        "boot",
+        "inspect",
+        "flash",
+        "release",
+        "content",
+        "boards",
+        "completions",
+    ] {
+        let (out, _) = clic(&[cmd, "--help"], t.path());
+        assert!(out.status.success(), "{cmd}: {}", stderr(&out));
+        for line in String::from_utf8_lossy(&out.stdout).lines() {
+            assert!(line.chars().count() <= 80, "{cmd} --help: {line}");
+        }
+    }
+}

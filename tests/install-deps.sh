@@ -33,6 +33,8 @@ pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
       chromium openssh-client zstd zim-tools
       bmap-tools xz-utils gnupg apt-utils procps python3-pip
+      # tests/cli.rs renders the man pages (`man -l`).
+      man-db groff-base
       # The host's dpkg-deb run inside emulated trees (builder/src/rootfs/native.rs).
       patchelf
       # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).
