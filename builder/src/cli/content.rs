@@ -41,7 +41,9 @@ fn fetch(file: &Path, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow::
         super::check::resolve(file, None, data_dir)?.0.content
     };
     let cache = ContentCache::locate(&Cache::locate(cache).dir);
+    let fetching = crate::ui::Stage::start("fetching content");
     let fetched = cache.ensure(&packs, false)?;
+    drop(fetching);
     let (n, size) = packs
         .iter()
         .flat_map(|p| &p.items)
