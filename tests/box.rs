@@ -910,13 +910,32 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         let want = format!("clic.txt refused: clic.txt:{line}: `{key}`");
         assert!(sb.contains(&want), "{want}:\n{}", tail(&sb, 60));
     }
-    let errors = sh("mtype", &["-i", &format!("{}@@{esp_start}", b.display()), "::/clic-errors.txt"]);
-    assert!(errors.contains("clic.txt:7: `channel`: 0 is not a Wi-Fi channel"), "{errors}");
-    assert!(errors.contains("`Mars/Olympus` is not in the tz database"), "{errors}");
+    let errors = sh(
+        "mtype",
+        &[
+            "-i",
+            &format!("{}@@{esp_start}", b.display()),
+            "::/clic-errors.txt",
+        ],
+    );
+    assert!(
+        errors.contains("clic.txt:7: `channel`: 0 is not a Wi-Fi channel"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("`Mars/Olympus` is not in the tz database"),
+        "{errors}"
+    );
     assert!(hostapd.lines().any(|l| l == "channel=6"), "{hostapd}");
-    assert_eq!(root.cat("/etc/timezone"), RootFs::extract(image(), root_start).cat("/etc/timezone"));
+    assert_eq!(
+        root.cat("/etc/timezone"),
+        RootFs::extract(image(), root_start).cat("/etc/timezone")
+    );
     let state = root.cat("/var/lib/clic/settings-state.json");
-    assert!(state.contains("salle-des-fetes") && !state.contains("pain-au-levain"), "{state}");
+    assert!(
+        state.contains("salle-des-fetes") && !state.contains("pain-au-levain"),
+        "{state}"
+    );
     let fat = format!("{}@@{esp_start}", b.display());
     let dir = sh("mdir", &["-b", "-i", &fat, "::/"]);
     assert!(

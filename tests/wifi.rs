@@ -316,7 +316,11 @@ fn esp(img: &Path) -> String {
                 .find(|p| p["type"].as_str() == Some("C12A7328-F81F-11D2-BA4B-00A0C93EC93B"))
         })
         .expect("an ESP");
-    format!("{}@@{}", img.display(), p["start"].as_u64().unwrap() * sector)
+    format!(
+        "{}@@{}",
+        img.display(),
+        p["start"].as_u64().unwrap() * sector
+    )
 }
 
 fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)], clic_txt: Option<&str>) -> String {
@@ -459,7 +463,10 @@ fn open_hotspot_serves_a_real_wifi_client_and_the_captive_portal() {
     // (the checks below find ssid=CLIC, open, on its channel).
     for key in ["ssid", "passphrase", "channel", "country", "timezone"] {
         assert!(
-            serial.lines().any(|l| l.contains("clic.txt refused: clic.txt:") && l.contains(&format!("`{key}`"))),
+            serial
+                .lines()
+                .any(|l| l.contains("clic.txt refused: clic.txt:")
+                    && l.contains(&format!("`{key}`"))),
             "no refusal of {key} on the console:\n{}",
             tail(&serial, 80)
         );

@@ -914,7 +914,8 @@ fn write_settings_json(r: &Resolved, root: &Path) -> Result<(), BuildError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
     }
-    let mut text = serde_json::to_string_pretty(&s).map_err(|e| BuildError::Internal(format!("writing the settings schema: {e}")))?;
+    let mut text = serde_json::to_string_pretty(&s)
+        .map_err(|e| BuildError::Internal(format!("writing the settings schema: {e}")))?;
     text.push('\n');
     std::fs::write(&path, text).map_err(io(format!("writing {}", path.display())))
 }
