@@ -92,6 +92,9 @@ install: build
 	$(CLIC) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/clic.fish
 	$(CLIC) man $(DESTDIR)$(PREFIX)/share/man/man1 >/dev/null
 	cp -R profiles overlays firmware content $(DESTDIR)$(PREFIX)/share/clic/
+	# Layers' box binaries are cross-built from the workspace's sources at
+	# build time (README: box-side binaries): they come along.
+	cp -R Cargo.toml Cargo.lock builder box $(DESTDIR)$(PREFIX)/share/clic/
 
 clean:
 	rm -rf $(OUT) target
