@@ -232,32 +232,38 @@ pub struct ImageSettings {
     pub values: BTreeMap<String, BTreeMap<String, Value>>,
 }
 
-/// The `[system]` table of a spec, as a schema: host name, locale, time zone.
+/// The `[system]` table of a spec, as a schema: host name, locale, time
+/// zone; each may be changed from `clic.txt` under its own name.
 pub fn system_schema() -> LayerSchema {
-    let mut s = BTreeMap::new();
-    let mut h = SettingDef::new(
-        Kind::Hostname,
-        Value::String("clic".into()),
-        "Name of the box on the network (one label: letters, digits, -)",
-    );
-    h.clic_txt = Some("hostname".into());
-    s.insert("hostname".into(), h);
-    let mut l = SettingDef::new(
-        Kind::Locale,
-        Value::String("C.UTF-8".into()),
-        "System locale; another than C.UTF-8 adds the `locales` package",
-    );
-    l.clic_txt = Some("locale".into());
-    s.insert("locale".into(), l);
-    let mut t = SettingDef::new(
-        Kind::Timezone,
-        Value::String("Etc/UTC".into()),
-        "Time zone, a name of the tz database",
-    );
-    t.clic_txt = Some("timezone".into());
-    s.insert("timezone".into(), t);
+    let settings = [
+        (
+            "hostname",
+            Kind::Hostname,
+            "clic",
+            "Name of the box on the network (one label: letters, digits, -)",
+        ),
+        (
+            "locale",
+            Kind::Locale,
+            "C.UTF-8",
+            "System locale; another than C.UTF-8 adds the `locales` package",
+        ),
+        (
+            "timezone",
+            Kind::Timezone,
+            "Etc/UTC",
+            "Time zone, a name of the tz database",
+        ),
+    ]
+    .into_iter()
+    .map(|(key, kind, default, description)| {
+        let mut d = SettingDef::new(kind, Value::String(default.into()), description);
+        d.clic_txt = Some(key.into());
+        (key.to_owned(), d)
+    })
+    .collect();
     LayerSchema {
-        settings: s,
+        settings,
         rules: Vec::new(),
     }
 }
