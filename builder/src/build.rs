@@ -263,6 +263,16 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         "creating output directory {}",
         opts.out_dir.display()
     )))?;
+    // From here on, everything said and every command's whole output also
+    // goes to the build log (in the cache), whatever the verbosity.
+    let log = crate::ui::BuildLog::start(crate::ui::build_log_path(
+        &opts.cache.dir,
+        &r.name,
+        &r.board.name,
+    ));
+    if let Some(l) = &log {
+        crate::say!("clic: full log of this build: {}", l.path().display());
+    }
     let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
     fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
     let work = tempfile::Builder::new()

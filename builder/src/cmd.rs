@@ -225,9 +225,7 @@ fn read_tail(mut from: impl Read, echo: bool) -> Vec<u8> {
         match from.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if echo {
-                    crate::ui::raw(&chunk[..n]);
-                }
+                crate::ui::child_output(&chunk[..n], echo);
                 tail.extend_from_slice(&chunk[..n]);
                 if tail.len() > 4 * STDERR_TAIL {
                     tail.drain(..tail.len() - STDERR_TAIL);

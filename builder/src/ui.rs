@@ -61,8 +61,10 @@ pub fn level_from(quiet: bool, verbose: bool) -> Level {
     }
 }
 
-/// Print one line on stderr, above the spinner if one is drawn.
+/// Print one line on stderr, above the spinner if one is drawn (and in
+/// the build log, if one is open).
 pub fn line(text: &str) {
+    log(format!("{text}\n").as_bytes());
     let active = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
     match active.as_ref() {
         Some(bar) => bar.suspend(|| eprintln!("{text}")),
@@ -70,20 +72,93 @@ pub fn line(text: &str) {
     }
 }
 
-/// Write raw bytes (a child's output, in verbose mode) to stderr.
-pub fn raw(bytes: &[u8]) {
-    use std::io::Write;
-    let _g = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = std::io::stderr().write_all(bytes);
+/// A line shown at `level` and above; always in the build log.
+pub fn line_at(level: Level, text: &str) {
+    if self::level() >= level {
+        line(text)
+    } else {
+        log(format!("{text}\n").as_bytes());
+    }
 }
 
-/// A progress or step line: shown unless `--quiet`.
+/// A child's output: in the build log, and on stderr when `echo`
+/// (`--verbose`).
+pub fn child_output(bytes: &[u8], echo: bool) {
+    log(bytes);
+    if echo {
+        use std::io::Write;
+        let _g = ACTIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = std::io::stderr().write_all(bytes);
+    }
+}
+
+/// The build log being written, if any.
+static LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
+
+fn log(bytes: &[u8]) {
+    use std::io::Write;
+    if let Some(f) = LOG.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        let _ = f.write_all(bytes);
+    }
+}
+
+/// Where the full log of a build of `name` for `board` is kept: in the
+/// cache, not the output directory (whose files appear only when
+/// complete); the latest build's, whatever its end.
+pub fn build_log_path(cache: &std::path::Path, name: &str, board: &str) -> std::path::PathBuf {
+    cache.join("logs").join(format!("{name}.{board}.log"))
+}
+
+/// A build's full log: every line clic says and every child's whole
+/// output, whatever the level. Written under a name of its own while the
+/// build runs (two builds of one image may run at once), renamed to its
+/// place when dropped: at the end of the build, failed or not.
+pub struct BuildLog {
+    partial: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl BuildLog {
+    /// Start logging to `path`; `None` (and a warning) if it cannot be
+    /// written: a build does not fail for its log.
+    pub fn start(path: std::path::PathBuf) -> Option<BuildLog> {
+        let partial = path.with_extension(format!("log.{}", std::process::id()));
+        let opened = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::File::create(&partial));
+        match opened {
+            Ok(f) => {
+                *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(f);
+                Some(BuildLog { partial, path })
+            }
+            Err(e) => {
+                line(&format!(
+                    "clic: warning: no build log at {}: {e}",
+                    path.display()
+                ));
+                None
+            }
+        }
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for BuildLog {
+    fn drop(&mut self) {
+        LOG.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let _ = std::fs::rename(&self.partial, &self.path);
+    }
+}
+
+/// A progress or step line: shown unless `--quiet`; always in the build log.
 #[macro_export]
 macro_rules! say {
     ($($arg:tt)*) => {
-        if !$crate::ui::quiet() {
-            $crate::ui::line(&format!($($arg)*))
-        }
+        $crate::ui::line_at($crate::ui::Level::Normal, &format!($($arg)*))
     };
 }
 
@@ -95,13 +170,12 @@ macro_rules! warning {
     };
 }
 
-/// A detail for `--verbose` only (the commands clic runs).
+/// A detail for `--verbose` only (the commands clic runs), and the build
+/// log.
 #[macro_export]
 macro_rules! detail {
     ($($arg:tt)*) => {
-        if $crate::ui::verbose() {
-            $crate::ui::line(&format!($($arg)*))
-        }
+        $crate::ui::line_at($crate::ui::Level::Verbose, &format!($($arg)*))
     };
 }
 
@@ -189,6 +263,29 @@ mod tests {
         assert_eq!(level_from(true, true), Level::Quiet);
         assert_eq!(level_from(false, true), Level::Verbose);
         assert_eq!(level_from(false, false), Level::Normal);
+    }
+
+    #[test]
+    fn the_build_log_has_every_line_and_child_output_whatever_the_level() {
+        let t = tempfile::tempdir().unwrap();
+        let path = build_log_path(t.path(), "clic-x", "rpi3");
+        assert!(path.ends_with("logs/clic-x.rpi3.log"));
+        {
+            let log = BuildLog::start(path.clone()).unwrap();
+            assert_eq!(log.path(), path);
+            line_at(Level::Verbose, "a detail only --verbose shows");
+            child_output(b"Unpacking nginx ...\n", false);
+            // Written under a name of its own until the build ends.
+            assert!(!path.exists());
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("a detail only --verbose shows\n"), "{text}");
+        assert!(text.contains("Unpacking nginx ...\n"), "{text}");
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the log is left");
+        // Closed: later lines go nowhere.
+        line_at(Level::Verbose, "after");
+        assert!(!std::fs::read_to_string(&path).unwrap().contains("after"));
     }
 
     #[test]

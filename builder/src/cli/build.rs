@@ -131,7 +131,17 @@ pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyho
         url_base: a.url_base,
     };
     let out_dir = opts.out_dir.clone();
-    let out = build::build(&r, &data, &opts)?;
+    let started = std::time::SystemTime::now();
+    let out = build::build(&r, &data, &opts).inspect_err(|_| {
+        // The full log, when this build got far enough to write one.
+        let log = crate::ui::build_log_path(&opts.cache.dir, &r.name, &r.board.name);
+        let fresh = std::fs::metadata(&log)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t >= started);
+        if fresh {
+            crate::ui::line(&format!("clic: the build's full log: {}", log.display()));
+        }
+    })?;
     if a.json {
         let report = BuildReport::new(&out, &out_dir)?;
         println!("{}", serde_json::to_string_pretty(&report)?);
