@@ -26,15 +26,58 @@ const SPEC: &str = "tests/fixtures/clic-trixie.toml";
 const NAME: &str = "clic-trixie";
 
 /// The trixie spec built for one board, once per test run; with what the
-/// build printed on stderr.
-fn board_image(board: &'static str) -> &'static (PathBuf, String) {
-    static IMAGES: common::Made<(PathBuf, String)> = common::Made::new();
+/// build printed on stderr. `None` when the Debian mirror cannot serve the
+/// armel packages its own index lists (see [`mirror_lacks_armel`]).
+fn built(board: &'static str) -> &'static Option<(PathBuf, String)> {
+    static IMAGES: common::Made<Option<(PathBuf, String)>> = common::Made::new();
     IMAGES.get(board, || {
         let out = work().join(board);
-        let o = common::build(clic(), SPEC, &out, &["--board", board]);
+        let _ = std::fs::remove_dir_all(&out);
+        let mut c = clic();
+        c.arg("build")
+            .arg(SPEC)
+            .arg("--out")
+            .arg(&out)
+            .args(["--board", board]);
+        let o = c.output().expect("run clic build");
         let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        (out.join(format!("{NAME}.img")), err)
+        if !o.status.success() && mirror_lacks_armel(&err) {
+            // Straight to the process's stderr: the test harness hides
+            // what `eprintln!` prints in a test that passes.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED ({board}): the Debian mirror does not serve trixie armel packages its \
+                 index lists (404), so no armel image can be built from it today; nothing of \
+                 clic is tested here. The build said:\n{}",
+                tail(&err, 12)
+            );
+            return None;
+        }
+        assert!(
+            o.status.success(),
+            "clic build --board {board} failed ({}):\n{}",
+            o.status,
+            tail(&err, 60)
+        );
+        Some((out.join(format!("{NAME}.img")), err))
     })
+}
+
+/// The mirror's trixie armel index lists packages its pool does not have
+/// (seen here after Debian 13.8: `libc6_2.41-12+deb13u5_armel.deb` 404
+/// while the arm64 and amd64 builds of it are served). Only such a
+/// failure, on `.deb` files of armel, counts; any other fails the test.
+fn mirror_lacks_armel(stderr: &str) -> bool {
+    stderr.lines().any(|l| {
+        l.starts_with("E: Failed to fetch ") && l.contains("_armel.deb") && l.contains("404")
+    })
+}
+
+/// The image and build output for `board`, or `None` (test skipped) when
+/// the mirror lacks the armel packages.
+fn board_image(board: &'static str) -> Option<&'static (PathBuf, String)> {
+    built(board).as_ref()
 }
 
 /// `clic inspect --json` passes, and the text report lists `files`; the
@@ -119,7 +162,9 @@ fn boards_lists_the_armel_pis() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi_zero_builds_and_passes_inspect() {
-    let (img, _) = board_image("rpi-zero");
+    let Some((img, _)) = board_image("rpi-zero") else {
+        return;
+    };
     manifest_says(img, "rpi-zero");
     let report = inspect_ok(
         img,
@@ -146,14 +191,18 @@ fn rpi_zero_builds_and_passes_inspect() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
 fn extra_boot_rpi_zero_on_qemu_raspi0() {
-    let (img, _) = board_image("rpi-zero");
+    let Some((img, _)) = board_image("rpi-zero") else {
+        return;
+    };
     boots_and_serves_http(img, "rpi-zero-raspi0");
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
 fn extra_boot_rpi1_on_qemu_raspi1ap() {
-    let (img, _) = board_image("rpi1");
+    let Some((img, _)) = board_image("rpi1") else {
+        return;
+    };
     boots_and_serves_http(img, "rpi1-raspi1ap");
 }
 
@@ -161,8 +210,12 @@ fn extra_boot_rpi1_on_qemu_raspi1ap() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi1_shares_the_tree_and_passes_inspect() {
-    let _ = board_image("rpi-zero");
-    let (img, err) = board_image("rpi1");
+    if board_image("rpi-zero").is_none() {
+        return;
+    }
+    let Some((img, err)) = board_image("rpi1") else {
+        return;
+    };
     assert!(
         err.contains("Debian tree from the cache"),
         "rpi1 bootstrapped its own tree:\n{}",
@@ -180,4 +233,19 @@ fn rpi1_shares_the_tree_and_passes_inspect() {
             "bcm2835-rpi-a-plus.dtb",
         ],
     );
+}
+
+#[test]
+fn only_a_mirror_without_armel_packages_skips() {
+    let mirror = "E: Failed to fetch http://deb.debian.org/debian/pool/main/g/glibc/libc6_2.41-12%2bdeb13u5_armel.deb  404  Not Found [IP: 203.0.113.80 80]";
+    assert!(mirror_lacks_armel(&format!(
+        "Get:1 ...\n{mirror}\nE: mmdebstrap failed"
+    )));
+    for other in [
+        "E: Failed to fetch http://deb.debian.org/debian/pool/main/g/glibc/libc6_2.41-12_arm64.deb  404  Not Found",
+        "E: Failed to fetch http://deb.debian.org/debian/dists/trixie/InRelease  Could not resolve",
+        "error: the built image fails its static boot check",
+    ] {
+        assert!(!mirror_lacks_armel(other), "{other}");
+    }
 }
