@@ -532,21 +532,33 @@ fn the_yunohost_flavour_checks_and_renders() {
         "the YunoHost tile"
     );
 
-    // A reserved first user name fails the build, naming the setting.
-    let mut bad = r.clone();
-    bad.settings
-        .get_mut("yunohost")
-        .unwrap()
-        .insert("admin_user".into(), toml::Value::String("admin".into()));
-    let ctx = clic::build::template_context(&bad, 0);
-    let err = clic::layers::apply::apply_tree(
-        &repo().join("overlays/yunohost/root"),
-        tempfile::tempdir().unwrap().path(),
-        &ctx,
+    // A reserved first user name is refused by `clic check`, before any
+    // work, at the spec's line (the schema in layer.toml; templates only
+    // render).
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("clic-yunohost.toml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("[settings.yunohost]\n"));
+    std::fs::write(
+        &bad,
+        text.replacen(
+            "[settings.yunohost]\n",
+            "[settings.yunohost]\nadmin_user = \"admin\"\n",
+            1,
+        ),
     )
-    .unwrap_err();
+    .unwrap();
+    let check = clic().arg("check").arg(&bad).output().unwrap();
+    assert_eq!(check.status.code(), Some(2), "{}", stderr(&check));
+    let err = stderr(&check);
+    let line = text
+        .lines()
+        .position(|l| l == "[settings.yunohost]")
+        .unwrap()
+        + 2;
     assert!(
-        format!("{err}").contains("settings.yunohost.admin_user"),
+        err.contains(&format!("clic-yunohost.toml:{line}:"))
+            && err.contains("`settings.yunohost.admin_user`: `admin` is reserved"),
         "{err}"
     );
 }
