@@ -21,15 +21,20 @@ const SPEC: &str = "specs/clic-ordinosaure.toml";
 /// directory (removed by the caller once the test passed).
 fn cold_build(tag: &str, extra: &[&str]) -> (Output, PathBuf) {
     let dir = fresh_dir(&format!("firstrun/{tag}"));
+    (build_in(&dir, "out", extra), dir)
+}
+
+/// `clic --cache DIR/cache build SPEC --out DIR/OUT EXTRA...`, which must pass.
+fn build_in(dir: &Path, out: &str, extra: &[&str]) -> Output {
     let mut c = clic();
     c.arg("--cache")
         .arg(dir.join("cache"))
         .arg("build")
         .arg(SPEC)
         .arg("--out")
-        .arg(dir.join("out"))
+        .arg(dir.join(out))
         .args(extra);
-    (run(c), dir)
+    run(c)
 }
 
 /// Stdout is exactly one line, naming an image that exists.
@@ -65,15 +70,7 @@ fn cold_cache_default_board_prints_only_the_image_then_json() {
 
     // Again with --json, the Debian tree made again (--fresh): the
     // bootstrap and board stage run and print as they did cold.
-    let mut c = clic();
-    c.arg("--cache")
-        .arg(dir.join("cache"))
-        .arg("build")
-        .arg(SPEC)
-        .arg("--out")
-        .arg(dir.join("json"))
-        .args(["--json", "--fresh"]);
-    let out = run(c);
+    let out = build_in(&dir, "json", &["--json", "--fresh"]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
             "stdout is not one JSON document ({e}):\n{}",

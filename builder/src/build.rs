@@ -906,20 +906,11 @@ fn fstab_entries(
 
 /// The image's settings schema and values for the box's own tools
 /// (`clic-box settings` checks `clic.txt` with it; the admin console will
-/// too). World-readable: secret values (the Wi-Fi passphrase) are left out.
+/// too); no secret values in it.
 pub const SETTINGS_JSON: &str = "usr/share/clic/settings.json";
 
 fn write_settings_json(r: &Resolved, root: &Path) -> Result<(), BuildError> {
-    let mut s = crate::spec::settings::image_settings(r);
-    for (layer, schema) in &s.layers {
-        for (key, def) in &schema.settings {
-            if def.secret {
-                if let Some(v) = s.values.get_mut(layer) {
-                    v.remove(key);
-                }
-            }
-        }
-    }
+    let s = crate::spec::settings::image_settings(r);
     let path = root.join(SETTINGS_JSON);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
@@ -967,6 +958,30 @@ mod tests {
     fn fat_uuid_format() {
         assert_eq!(fat_uuid(0x1234abcd), "1234-ABCD");
         assert_eq!(fat_uuid(0xf), "0000-000F");
+    }
+
+    #[test]
+    fn the_image_settings_carry_every_value_but_secrets() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let data = crate::data::DataDir { root: repo.clone() };
+        let opts = crate::spec::resolve::Options {
+            data: &data,
+            board_override: None,
+        };
+        let mut r = crate::spec::resolve::resolve(&repo.join("specs/clic-ordinosaure.toml"), &opts)
+            .expect("the default spec resolves");
+        if let Some(h) = r.settings.get_mut("hotspot") {
+            h.insert("passphrase".into(), "pain-au-levain-42".into());
+        }
+        let s = crate::spec::settings::image_settings(&r);
+        let hotspot = &s.values["hotspot"];
+        assert!(!hotspot.contains_key("passphrase"), "{hotspot:?}");
+        assert_eq!(hotspot["ssid"], clic_settings::Value::String("CLIC".into()));
+        assert!(s.layers["hotspot"].settings["passphrase"].secret);
+        assert_eq!(
+            s.values["system"]["timezone"],
+            clic_settings::Value::String("Europe/Paris".into())
+        );
     }
 
     #[test]

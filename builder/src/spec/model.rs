@@ -43,9 +43,6 @@ pub struct SystemFile {
 
 pub const SUITES: &[&str] = &["bookworm", "trixie"];
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
-pub const DEFAULT_HOSTNAME: &str = "clic";
-pub const DEFAULT_LOCALE: &str = "C.UTF-8";
-pub const DEFAULT_TIMEZONE: &str = "Etc/UTC";
 
 /// An image name becomes file names: keep it to a safe alphabet.
 pub fn valid_image_name(s: &str) -> bool {

@@ -223,29 +223,10 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         }
     }
 
-    // System: the same rules as on the box (`clic.txt`).
-    let system = clic_settings::system_schema();
-    let sys = &spec.system;
-    let mut system_value =
-        |v: &Option<toml::Spanned<String>>, key: &str, default: &str| -> String {
-            let Some(v) = v else {
-                return default.to_owned();
-            };
-            if let Some(def) = system.settings.get(key) {
-                let val = clic_settings::Value::String(v.get_ref().clone());
-                if let Err(f) = def.check(&val, &clic_settings::System::default()) {
-                    let mut diag = src.diag(Some(v.span()), &format!("system.{key}"), f.message);
-                    if let Some(h) = f.hint {
-                        diag = diag.with_hint(h);
-                    }
-                    d.0.push(diag);
-                }
-            }
-            v.get_ref().clone()
-        };
-    let hostname = system_value(&sys.hostname, "hostname", DEFAULT_HOSTNAME);
-    let locale = system_value(&sys.locale, "locale", DEFAULT_LOCALE);
-    let timezone = system_value(&sys.timezone, "timezone", DEFAULT_TIMEZONE);
+    // System: the same rules and defaults as on the box (`clic.txt`).
+    let hostname = super::settings::check_system(&src, &spec.system.hostname, "hostname", &mut d.0);
+    let locale = super::settings::check_system(&src, &spec.system.locale, "locale", &mut d.0);
+    let timezone = super::settings::check_system(&src, &spec.system.timezone, "timezone", &mut d.0);
     if locale != "C.UTF-8" && locale != "C" && locale != "POSIX" {
         extra_packages.push("locales".into());
     }

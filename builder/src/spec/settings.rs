@@ -11,6 +11,49 @@ use toml::Spanned;
 use super::diag::{Diagnostic, Source};
 use super::layer::{LayerDef, LoadedLayer};
 
+/// A diagnostic at `span` for `key`, with the fault's hint if it has one.
+fn fault_diag(
+    src: &Source,
+    span: Option<std::ops::Range<usize>>,
+    key: &str,
+    message: String,
+    hint: Option<String>,
+) -> Diagnostic {
+    let d = src.diag(span, key, message);
+    match hint {
+        Some(h) => d.with_hint(h),
+        None => d,
+    }
+}
+
+/// A `[system]` value of a spec (`hostname`, `locale`, `timezone`),
+/// checked by `system_schema()`'s rules; its default when the spec has
+/// none.
+pub fn check_system(
+    src: &Source,
+    v: &Option<Spanned<String>>,
+    key: &str,
+    d: &mut Vec<Diagnostic>,
+) -> String {
+    let schema = clic_settings::system_schema();
+    let Some(def) = schema.settings.get(key) else {
+        return v.as_ref().map(|v| v.get_ref().clone()).unwrap_or_default();
+    };
+    let Some(v) = v else {
+        return def.default.to_string();
+    };
+    if let Err(f) = def.check(&Value::String(v.get_ref().clone()), &System::default()) {
+        d.push(fault_diag(
+            src,
+            Some(v.span()),
+            &format!("system.{key}"),
+            f.message,
+            f.hint,
+        ));
+    }
+    v.get_ref().clone()
+}
+
 /// Setting names: what templates and `clic.txt` can spell.
 fn valid_setting_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -218,11 +261,7 @@ pub fn check_spec(
                     } else {
                         format!("{}; expected {}", f.message, def.type_summary())
                     };
-                    let mut diag = src.diag(Some(v.span()), &key, message);
-                    if let Some(h) = f.hint {
-                        diag = diag.with_hint(h);
-                    }
-                    d.push(diag);
+                    d.push(fault_diag(src, Some(v.span()), &key, message, f.hint));
                 }
             }
         }
@@ -243,11 +282,13 @@ pub fn check_spec(
                             .find_map(|k| spans.get(&(l.name.clone(), (*k).to_owned())))
                     })
                     .cloned();
-                let mut diag = src.diag(span, &format!("settings.{}.{}", l.name, f.key), f.message);
-                if let Some(h) = f.hint {
-                    diag = diag.with_hint(h);
-                }
-                d.push(diag);
+                d.push(fault_diag(
+                    src,
+                    span,
+                    &format!("settings.{}.{}", l.name, f.key),
+                    f.message,
+                    f.hint,
+                ));
             }
         }
     }
@@ -258,7 +299,8 @@ pub fn check_spec(
 }
 
 /// What the image carries to the box (`/usr/share/clic/settings.json`):
-/// every layer's schema and `system`'s, with the image's values.
+/// every layer's schema and `system`'s, with the image's values. The file
+/// is world-readable: secret values (the Wi-Fi passphrase) are left out.
 pub fn image_settings(r: &super::Resolved) -> ImageSettings {
     let mut layers: BTreeMap<String, LayerSchema> = r
         .layers
@@ -273,6 +315,12 @@ pub fn image_settings(r: &super::Resolved) -> ImageSettings {
             (
                 l.clone(),
                 t.iter()
+                    .filter(|(k, _)| {
+                        !layers
+                            .get(l)
+                            .and_then(|s| s.settings.get(*k))
+                            .is_some_and(|d| d.secret)
+                    })
                     .filter_map(|(k, v)| to_value(v).ok().map(|v| (k.clone(), v)))
                     .collect(),
             )
