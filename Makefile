@@ -61,12 +61,14 @@ lint:
 # Figures side by side with a plain mmdebstrap baseline: the default image
 # (amd64), then the arm64 Pi boards (BENCH_NAIVE=0 skips the ~25-minute
 # arm64 baseline), then flashing (clic flash vs bmaptool vs dd) and zstd
-# vs xz on the default image.
+# vs xz on the default image, then the default image against the default
+# before participation (tests/bench-default.sh: idle RAM, compressed size).
 bench: deps build
 	bash tests/bench.sh
 	bash tests/bench-boards.sh
 	bash tests/bench-flash.sh
 	bash tests/bench-content.sh
+	bash tests/bench-default.sh
 
 # Regenerate README.md's settings reference (between the
 # settings-reference markers) from the layers' layer.toml.
