@@ -182,6 +182,19 @@ impl RootFs {
             .collect()
     }
 
+    /// Mode (octal, with the file type bits) and uid of `name` in `dir`.
+    fn mode(&self, dir: &str, name: &str) -> Option<(String, String)> {
+        let o = Command::new("debugfs")
+            .args(["-R", &format!("ls -p {dir}")])
+            .arg(&self.0)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+            let f: Vec<&str> = l.split('/').collect();
+            (f.get(5) == Some(&name)).then(|| (f[2].to_owned(), f[3].to_owned()))
+        })
+    }
+
     fn bytes(&self) -> u64 {
         let out = sh("dumpe2fs", &["-h", self.0.to_str().unwrap()]);
         let field = |name: &str| -> u64 {
@@ -838,6 +851,22 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         let root = RootFs::extract(img, root_start);
         assert_eq!(root.cat("/etc/machine-id").trim(), fbl.machine_id);
         check_shadow(&root.cat("/etc/shadow"), &fbl.password);
+        // The web login's hash (agora's moderation): sha512-crypt of the
+        // same password, made on this card.
+        let web = root.cat("/var/lib/clic/admin-web.hash");
+        let web = web.trim();
+        assert!(web.starts_with("$6$rounds="), "web login hash: {web}");
+        assert_eq!(
+            crypt(&fbl.password, web),
+            web,
+            "the web login hash is not of admin's password"
+        );
+        assert_ne!(crypt("admin", web), web);
+        assert_eq!(
+            root.mode("/var/lib/clic", "admin-web.hash"),
+            Some(("100600".to_owned(), "0".to_owned())),
+            "the web login hash is for root only"
+        );
         assert!(root.cat("/var/lib/clic/firstboot-done").starts_with("20"));
     }
 
