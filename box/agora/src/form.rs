@@ -219,8 +219,15 @@ pub fn size(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mult)
 }
 
-/// The first file part of a `multipart/form-data` body.
-pub fn multipart_file<'a>(content_type: &str, body: &'a [u8]) -> Option<&'a [u8]> {
+/// One part of a `multipart/form-data` body.
+pub struct Part<'a> {
+    pub name: String,
+    pub is_file: bool,
+    pub data: &'a [u8],
+}
+
+/// The parts of a `multipart/form-data` body (None when it is not one).
+pub fn multipart<'a>(content_type: &str, body: &'a [u8]) -> Option<Vec<Part<'a>>> {
     let boundary = content_type
         .split(';')
         .map(str::trim)
@@ -228,21 +235,29 @@ pub fn multipart_file<'a>(content_type: &str, body: &'a [u8]) -> Option<&'a [u8]
         .trim_matches('"');
     let delim = format!("--{boundary}");
     let delim = delim.as_bytes();
-    let mut rest = body;
+    let end_delim = [&b"\r\n"[..], delim].concat();
+    let mut parts = Vec::new();
+    let mut rest = &body[find(body, delim)? + delim.len()..];
     loop {
-        let start = find(rest, delim)? + delim.len();
-        rest = &rest[start..];
         if rest.starts_with(b"--") {
-            return None;
+            return Some(parts);
         }
         let head_end = find(rest, b"\r\n\r\n")?;
-        let head = String::from_utf8_lossy(&rest[..head_end]).to_ascii_lowercase();
+        let head = String::from_utf8_lossy(&rest[..head_end]).into_owned();
         let content = &rest[head_end + 4..];
-        let end = find(content, &[b"\r\n", delim].concat())?;
-        if head.contains("filename=") {
-            return Some(&content[..end]);
-        }
-        rest = &content[end..];
+        let end = find(content, &end_delim)?;
+        let name = head
+            .split(';')
+            .map(str::trim)
+            .find_map(|p| p.strip_prefix("name="))
+            .map(|n| n.trim_matches('"').to_string())
+            .unwrap_or_default();
+        parts.push(Part {
+            name,
+            is_file: head.to_ascii_lowercase().contains("filename="),
+            data: &content[..end],
+        });
+        rest = &content[end + end_delim.len()..];
     }
 }
 
@@ -334,12 +349,17 @@ mod tests {
     }
 
     #[test]
-    fn multipart() {
+    fn multipart_parts() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\nabc\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.db\"\r\nContent-Type: application/octet-stream\r\n\r\nDATA\r\n--with\r\n--XyZ--\r\n";
         let ct = "multipart/form-data; boundary=XyZ";
-        assert_eq!(multipart_file(ct, body), Some(&b"DATA\r\n--with"[..]));
-        assert_eq!(multipart_file("multipart/form-data", body), None);
-        assert_eq!(multipart_file(ct, b"--XyZ--\r\n"), None);
-        assert_eq!(multipart_file(ct, b"garbage"), None);
+        let parts = multipart(ct, body).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!((parts[0].name.as_str(), parts[0].is_file), ("csrf", false));
+        assert_eq!(parts[0].data, b"abc");
+        assert_eq!((parts[1].name.as_str(), parts[1].is_file), ("file", true));
+        assert_eq!(parts[1].data, b"DATA\r\n--with");
+        assert!(multipart("multipart/form-data", body).is_none());
+        assert_eq!(multipart(ct, b"--XyZ--\r\n").unwrap().len(), 0);
+        assert!(multipart(ct, b"garbage").is_none());
     }
 }

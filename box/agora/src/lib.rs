@@ -1,6 +1,7 @@
 //! agora: polls, votes and sticky-note boards for a CLIC! box.
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod db;
 pub mod export;
 pub mod form;
@@ -9,3 +10,4 @@ pub mod ratelimit;
 pub mod store;
 pub mod sys;
 pub mod tally;
+pub mod web;

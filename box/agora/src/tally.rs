@@ -188,6 +188,7 @@ pub struct Results {
     pub rows: Vec<Row>,
 }
 
+#[allow(clippy::needless_range_loop)] // ranks read from the previous row
 pub fn tally(kind: Kind, n_options: usize, ballots: &[Ballot]) -> Results {
     let mut rows: Vec<Row> = (0..n_options)
         .map(|option| Row {
@@ -255,6 +256,7 @@ pub fn tally(kind: Kind, n_options: usize, ballots: &[Ballot]) -> Results {
 
 /// Schulze method: for each option, the number of other options it beats along
 /// the strongest paths. Unranked options count as ranked below every ranked one.
+#[allow(clippy::needless_range_loop)] // matrix code reads clearer with indexes
 pub fn schulze_wins(n: usize, ballots: &[Ballot]) -> Vec<u64> {
     let mut d = vec![vec![0u64; n]; n];
     for b in ballots {
