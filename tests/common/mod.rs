@@ -9,7 +9,9 @@
 //! - rendering a spec's layers the way `clic build` does, without root;
 //! - booting under QEMU: [`boot_to_login`] in the foreground, and
 //!   [`RunningBox`], a box left running in the background and asked for
-//!   pages over a forwarded port.
+//!   pages over a forwarded port;
+//! - [`http`]: a minimal HTTP client; [`webdriver`]: Chromium driven by
+//!   chromedriver (W3C WebDriver) for tests in a real browser.
 
 // Each test binary uses some of these helpers, none uses all of them.
 #![allow(dead_code)]
@@ -22,6 +24,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
+
+pub mod http;
+pub mod webdriver;
 
 /// The repository: specs, profiles, overlays, content, fixtures.
 pub fn repo() -> PathBuf {
