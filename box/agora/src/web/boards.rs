@@ -38,7 +38,14 @@ pub async fn create(
 ) -> Res {
     let f = app.write_form(&ctx, &headers, body).await?;
     let title = form::line(f.get("title"), form::TITLE_MAX, true)?;
-    let columns = form::lines(f.get("columns"), form::COLUMN_MAX, 1, form::COLUMNS_MAX)?;
+    let columns = form::lines(f.get("columns"), form::COLUMN_MAX, 1, form::COLUMNS_MAX).map_err(
+        |e| match e {
+            FieldError::Options => {
+                Fail::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, "err_columns")
+            }
+            e => e.into(),
+        },
+    )?;
     let id = new_id()?;
     store::create_board(&mut app.db(), &id, &title, &columns)?;
     Ok(see_other(&app, &format!("/b/{id}")))
