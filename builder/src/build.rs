@@ -143,6 +143,8 @@ pub enum BuildError {
     Content(Box<content::ContentError>),
     #[error(transparent)]
     BoxBin(Box<BoxBinError>),
+    #[error(transparent)]
+    Download(Box<crate::downloads::DownloadError>),
 }
 
 impl From<BoxBinError> for BuildError {
@@ -250,6 +252,12 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // (offline, a missing item stops here, listed with its size).
     let content_cache = ContentCache::locate(&opts.cache.dir);
     content_cache.ensure(&r.content, opts.offline)?;
+    // The layers' pinned downloads, the same way.
+    let download_cache = crate::downloads::DownloadCache::locate(&opts.cache.dir);
+    download_cache
+        .ensure(&r.layers, opts.offline)
+        .map_err(|e| BuildError::Download(Box::new(e)))?;
+    check_interrupt()?;
     drop(fetching);
     let on_data = content::catalogue::on_data(
         &r.content,
@@ -376,10 +384,17 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             .collect();
         crate::say!("clic: portal tiles: {}", tiles.join(", "));
     }
+    let mut downloads = Vec::new();
     for l in &r.layers {
         if let Some(tree) = l.root() {
             apply::apply_tree(&tree, &root, &ctx)?;
         }
+        // A layer's downloads right after its tree.
+        let scratch = work.path().join("downloads");
+        downloads.extend(
+            crate::downloads::install(&download_cache, l, &root, &scratch, epoch)
+                .map_err(|e| BuildError::Download(Box::new(e)))?,
+        );
     }
     // Layers' binaries after their trees, before the spec's overlays.
     let binaries = boxbin::install(&box_built, &root, epoch)?;
@@ -659,6 +674,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         artifacts: release.artifacts(),
         content: content_manifest(staged.catalogue.as_ref()),
         binaries,
+        downloads,
     };
     let manifest_name = format!("{}.manifest.json", r.name);
     let manifest_path = opts.out_dir.join(&manifest_name);

@@ -13,6 +13,7 @@ pub mod cmd;
 pub mod content;
 pub mod data;
 pub mod disk;
+pub mod downloads;
 pub mod fetch;
 pub mod firmware;
 pub mod flash;

@@ -42,6 +42,27 @@ pub struct Manifest {
     /// built for the image (same compatibility as `artifacts`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binaries: Vec<BinaryInfo>,
+    /// The layers' pinned downloads (`[[downloads]]`) and what each put in
+    /// the image (same compatibility as `artifacts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub downloads: Vec<DownloadInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DownloadInfo {
+    pub layer: String,
+    /// The URL's file name without its archive extension.
+    pub name: String,
+    pub url: String,
+    pub sha256: String,
+    pub size: u64,
+    /// Where it is in the image (the directory an archive was unpacked in).
+    pub dest: String,
+    /// SPDX licence.
+    pub licence: String,
+    /// Files installed and their bytes.
+    pub files: u64,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

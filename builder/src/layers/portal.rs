@@ -30,6 +30,18 @@ pub struct Tile {
     pub icon: Option<String>,
     pub participation: bool,
     pub licence: Option<String>,
+    /// What the layer downloads (`[[downloads]]`), each with its licence,
+    /// for the "about" page.
+    pub downloads: Vec<SoftwareLicence>,
+}
+
+/// A piece of software a layer brings from outside Debian.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SoftwareLicence {
+    /// e.g. `converse.js-14.0.0`.
+    pub name: String,
+    /// SPDX.
+    pub licence: String,
 }
 
 /// One work of the library as the portal lists it.
@@ -101,6 +113,15 @@ pub fn portal(layers: &[LoadedLayer]) -> Portal {
                     icon: p.icon.as_ref().map(|i| i.get_ref().clone()),
                     participation: p.participation,
                     licence: p.licence.clone(),
+                    downloads: l
+                        .def
+                        .downloads
+                        .iter()
+                        .map(|d| SoftwareLicence {
+                            name: d.name(),
+                            licence: d.licence.get_ref().clone(),
+                        })
+                        .collect(),
                 },
             ))
         })

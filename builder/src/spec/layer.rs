@@ -44,6 +44,10 @@ pub struct LayerDef {
     /// workspace, cross-built for the image's architecture and installed.
     #[serde(default)]
     pub binaries: Vec<super::binaries::BinaryDef>,
+    /// Pinned downloads (`[[downloads]]`): files Debian does not ship,
+    /// fetched once into the cache and copied or unpacked into the image.
+    #[serde(default)]
+    pub downloads: Vec<super::downloads::DownloadDef>,
 }
 
 /// Languages the portal is written in; the first is the default and every
@@ -109,6 +113,7 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     d.0.extend(super::apt::check(&src, dir, &def.apt));
     d.0.extend(super::steps::check(&src, name, &def.needs, &def.firstboot));
     d.0.extend(super::settings::check_layer(&src, &def));
+    d.0.extend(super::downloads::check(&src, &def.downloads));
     let (binaries, bin_diags) = super::binaries::check(&src, dir, &def.binaries);
     d.0.extend(bin_diags);
     d.into_result(())?;

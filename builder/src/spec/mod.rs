@@ -4,6 +4,7 @@
 pub mod apt;
 pub mod binaries;
 pub mod diag;
+pub mod downloads;
 pub mod layer;
 pub mod model;
 pub mod openpgp;
