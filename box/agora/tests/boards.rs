@@ -206,3 +206,25 @@ fn notes_per_board_are_capped() {
         Some(clic_agora::store::NOTES_PER_BOARD as usize)
     );
 }
+
+#[test]
+fn a_stop_does_not_wait_for_live_streams() {
+    let s = Server::start(|_| {});
+    let mut a = s.device("10.1.2.1");
+    let id = create_board(&mut a, "Live", "one");
+    let rx = a.events(&format!("/agora/b/{id}/events"));
+    assert!(s.stop(), "the server stopped with a stream open");
+    // The stream has ended (the channel closes once its reader sees the end).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut ended = false;
+    while Instant::now() < deadline {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                ended = true;
+                break;
+            }
+            _ => continue,
+        }
+    }
+    assert!(ended);
+}

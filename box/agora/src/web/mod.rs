@@ -492,7 +492,13 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = router(app);
+    let router = router(app.clone());
+    // Live streams never end by themselves: closing their channels ends them,
+    // so a graceful stop does not wait for the browsers to leave.
+    let shutdown = async move {
+        shutdown.await;
+        lock(&app.topics).clear();
+    };
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

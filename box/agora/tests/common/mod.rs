@@ -66,6 +66,26 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Asks the server to stop; true when it has within five seconds.
+    pub fn stop(mut self) -> bool {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        let Some(t) = self.thread.take() else {
+            return false;
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if t.is_finished() {
+                return t.join().is_ok();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        false
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
