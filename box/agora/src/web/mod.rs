@@ -323,9 +323,13 @@ async fn context(State(app): State<AppState>, mut req: Request, next: Next) -> R
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Not `no-referrer`: under it browsers send `Origin: null` with every
+    // form POST (Fetch standard, "serializing a request origin"), which
+    // `same_origin` rightly refuses; `same-origin` still sends nothing to
+    // other sites.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     resp
 }
