@@ -332,6 +332,13 @@ fn bad_inputs_are_refused_clearly_and_change_nothing() {
             Some("This page does not exist (any more).")
         );
     }
+    // The framework's own refusals are pages too.
+    let r = d.get("/agora/p/%FF");
+    assert_eq!(r.status, 400);
+    assert_eq!(r.error().as_deref(), Some("Invalid request."));
+    let r = d.get(&format!("/agora/p/{p}/vote"));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.error().as_deref(), Some("Invalid request."));
     // A device without its cookie (first visit) cannot post.
     let mut fresh = s.device("10.2.0.2");
     let r = fresh.post_raw("/agora/p/new", &[], b"title=t&kind=single&options=a%0Ab");

@@ -116,7 +116,7 @@ fn date_poll_best_dates_and_csv() {
     // 2027-01-12T18:30: yes+maybe = 2 is the best date.
     assert_eq!(
         page.by_id("best-dates").as_deref(),
-        Some("Meilleures dates : 2027-01-12T18:30")
+        Some("Meilleures dates : 2027-01-12 18:30")
     );
     assert!(page.has("data-option=\"2\" data-score=\"2\" data-rank=\"1\" data-yes=\"1\" data-maybe=\"1\" data-no=\"0\""));
     assert!(page.has("id=\"date-votes\""));

@@ -280,16 +280,31 @@ async fn context(State(app): State<AppState>, mut req: Request, next: Next) -> R
     };
     req.extensions_mut().insert(ctx.clone());
     let mut resp = next.run(req).await;
-    if let Some(fail) = resp.extensions().get::<Fail>().copied() {
-        let status = resp.status();
-        let mut page = pages::error_page(&app, &ctx, fail).into_response();
-        *page.status_mut() = status;
-        for h in [header::SET_COOKIE, header::RETRY_AFTER] {
-            for v in resp.headers().get_all(&h) {
-                page.headers_mut().append(&h, v.clone());
-            }
+    // Our own errors, and the framework's plain-text refusals (bad path encoding,
+    // wrong method), become a page in the visitor's language.
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    let fail = resp.extensions().get::<Fail>().copied().or_else(|| {
+        (status.is_client_error() && plain).then(|| {
+            let key = match status {
+                StatusCode::NOT_FOUND => "err_not_found",
+                StatusCode::PAYLOAD_TOO_LARGE => "err_too_large",
+                _ => "err_bad_request",
+            };
+            Fail::new(status, key)
+        })
+    });
+    if let Some(fail) = fail {
+        let (mut parts, _) = resp.into_parts();
+        let page = pages::error_page(&app, &ctx, fail).into_response();
+        parts.headers.remove(header::CONTENT_LENGTH);
+        if let Some(ct) = page.headers().get(header::CONTENT_TYPE) {
+            parts.headers.insert(header::CONTENT_TYPE, ct.clone());
         }
-        resp = page;
+        resp = Response::from_parts(parts, page.into_body());
     }
     let path = if app.base().is_empty() {
         "/"

@@ -137,6 +137,16 @@ fn load(app: &super::App, ctx: &Ctx, id: &str) -> Result<Loaded, Fail> {
     })
 }
 
+/// An option as shown: dates with a space before the time.
+fn label(p: &Poll, i: usize) -> String {
+    let o = p.options.get(i).map(String::as_str).unwrap_or("");
+    if p.kind == Kind::Date {
+        o.replace('T', " ")
+    } else {
+        o.to_string()
+    }
+}
+
 fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
     let p = &d.poll;
     html! {
@@ -147,7 +157,7 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
                 p #best-dates { (t(l, "best_dates")) " : "
                     @for (i, r) in d.results.rows.iter().filter(|r| r.rank == 1).enumerate() {
                         @if i > 0 { ", " }
-                        strong { (p.options.get(r.option).map(String::as_str).unwrap_or("")) }
+                        strong { (label(p, r.option)) }
                     }
                 }
             }
@@ -155,7 +165,7 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
                 @for r in &d.results.rows {
                     li.result data-option=(r.option) data-score=(r.score) data-rank=(r.rank)
                         data-yes=(r.yes) data-maybe=(r.maybe) data-no=(r.no) {
-                        span.result-label { (p.options.get(r.option).map(String::as_str).unwrap_or("")) }
+                        span.result-label { (label(p, r.option)) }
                         " "
                         @match p.kind {
                             Kind::Date => span.result-score { (t(l, "yes")) " " (r.yes) " · " (t(l, "maybe")) " " (r.maybe) " · " (t(l, "no")) " " (r.no) },
@@ -171,7 +181,7 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
             @if p.kind == Kind::Date && !d.counted.is_empty() {
                 div.table-wrap {
                     table #date-votes {
-                        thead { tr { th { (t(l, "your_name")) } @for o in &p.options { th { (o) } } } }
+                        thead { tr { th { (t(l, "your_name")) } @for i in 0..p.options.len() { th { (label(p, i)) } } } }
                         tbody {
                             @for v in &d.counted {
                                 tr {
@@ -211,7 +221,8 @@ fn vote_form(base: &str, ctx: &Ctx, p: &Poll, mine: Option<&Vote>) -> Markup {
             }
             fieldset {
                 legend { (p.title) }
-                @for (i, o) in p.options.iter().enumerate() {
+                @for i in 0..n {
+                    @let o = label(p, i);
                     @match p.kind {
                         Kind::Single => div.choice {
                             input type="radio" name="choice" value=(i) id={ "choice-" (i) } checked[chosen(i)];
