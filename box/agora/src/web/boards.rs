@@ -71,8 +71,7 @@ fn note_view(base: &str, ctx: &Ctx, d: &Loaded, n: &Note) -> Markup {
     let b = &d.board.id;
     let nid = n.id;
     html! {
-        article.note id={ "note-" (nid) } data-note=(nid) data-color=(n.color)
-            class={ "color-" (n.color) @if n.hidden { " hidden-item" } } {
+        article.note.{ "color-" (n.color) }.hidden-item[n.hidden] id={ "note-" (nid) } data-note=(nid) data-color=(n.color) {
             p.note-text { (n.text) }
             details.note-tools {
                 summary { (t(l, "edit")) }
@@ -156,7 +155,7 @@ pub async fn show(
         h1 #board-title class=[d.board.hidden.then_some("hidden-item")] { (d.board.title) }
         p.exports {
             span #live-status {} " "
-            (t(l, "export")) " : "
+            (t(l, "export")) (t(l, "colon"))
             a #export-json href={ (base) "/b/" (d.board.id) "/export.json" } { "JSON" } " · "
             a #export-csv href={ (base) "/b/" (d.board.id) "/export.csv" } { "CSV" }
         }

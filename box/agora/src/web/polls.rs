@@ -106,10 +106,10 @@ pub async fn create(
     let l = ctx.lang;
     let base = app.base();
     let body = html! {
-        h1 { (t(l, "created")) " : " (p.title) }
-        p { (t(l, "poll_link")) " : " a #poll-link href={ (base) "/p/" (id) } { (base) "/p/" (id) } }
+        h1 { (t(l, "created")) (t(l, "colon")) (p.title) }
+        p { (t(l, "poll_link")) (t(l, "colon")) a #poll-link href={ (base) "/p/" (id) } { (base) "/p/" (id) } }
         p.warning { (t(l, "edit_link_note")) }
-        p { (t(l, "edit_link")) " : " a #edit-link href={ (base) "/p/" (id) "/edit/" (token) } { (base) "/p/" (id) "/edit/" (token) } }
+        p { (t(l, "edit_link")) (t(l, "colon")) a #edit-link href={ (base) "/p/" (id) "/edit/" (token) } { (base) "/p/" (id) "/edit/" (token) } }
     };
     Ok(layout(&app, &ctx, t(l, "created"), body).into_response())
 }
@@ -152,9 +152,9 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
     html! {
         section #results data-events={ (base) "/p/" (p.id) "/events" } data-src={ (base) "/p/" (p.id) "/results" } aria-live="polite" {
             h2 { (t(l, "results")) }
-            p #voter-count data-voters=(d.results.voters) { (d.results.voters) " " (t(l, "voters")) }
+            p #voter-count data-voters=(d.results.voters) { (t(l, "voters")) (t(l, "colon")) (d.results.voters) }
             @if p.kind == Kind::Date && d.results.voters > 0 {
-                p #best-dates { (t(l, "best_dates")) " : "
+                p #best-dates { (t(l, "best_dates")) (t(l, "colon"))
                     @for (i, r) in d.results.rows.iter().filter(|r| r.rank == 1).enumerate() {
                         @if i > 0 { ", " }
                         strong { (label(p, r.option)) }
@@ -181,7 +181,7 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
             @if p.kind == Kind::Date && !d.counted.is_empty() {
                 div.table-wrap {
                     table #date-votes {
-                        thead { tr { th { (t(l, "your_name")) } @for i in 0..p.options.len() { th { (label(p, i)) } } } }
+                        thead { tr { th { (t(l, "name")) } @for i in 0..p.options.len() { th { (label(p, i)) } } } }
                         tbody {
                             @for v in &d.counted {
                                 tr {
@@ -301,7 +301,7 @@ pub async fn show(
                 (vote_form(base, &ctx, p, mine))
             }
             (results_block(base, l, &d))
-            p.exports { (t(l, "export")) " : "
+            p.exports { (t(l, "export")) (t(l, "colon"))
                 a #export-json href={ (base) "/p/" (p.id) "/export.json" } { "JSON" } " · "
                 a #export-csv href={ (base) "/p/" (p.id) "/export.csv" } { "CSV" }
             }
