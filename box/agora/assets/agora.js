@@ -38,25 +38,59 @@
     });
   });
 
-  // Board forms: post in the background, then show the fresh board.
-  document.addEventListener("submit", function (ev) {
-    var form = ev.target;
+  // Post to the board in the background, then show the fresh board.
+  function post(url, body) {
     var board = document.getElementById("board");
-    if (!board || !board.contains(form) || form.enctype === "multipart/form-data") return;
-    ev.preventDefault();
-    var body = new URLSearchParams(new FormData(form));
-    if (ev.submitter && ev.submitter.name) body.append(ev.submitter.name, ev.submitter.value);
-    fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+    return fetch(url, { method: "POST", body: body, credentials: "same-origin" })
       .then(function (r) { return r.text().then(function (t) { return { ok: r.ok, text: t }; }); })
       .then(function (res) {
-        var doc = parser.parseFromString(res.text, "text/html");
-        var fresh = doc.getElementById("board");
-        if (res.ok && fresh) {
+        var fresh = parser.parseFromString(res.text, "text/html").getElementById("board");
+        if (res.ok && fresh && board) {
           board.innerHTML = fresh.innerHTML;
         } else {
           document.open(); document.write(res.text); document.close();
         }
-      })
-      .catch(function () { form.submit(); });
+      });
+  }
+
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var board = document.getElementById("board");
+    if (!board || !board.contains(form)) return;
+    ev.preventDefault();
+    var body = new URLSearchParams(new FormData(form));
+    if (ev.submitter && ev.submitter.name) body.append(ev.submitter.name, ev.submitter.value);
+    post(form.action, body).catch(function () { form.submit(); });
+  });
+
+  // Drag a note to a column (desktop browsers); the move form does the same by hand.
+  function closest(el, sel) { return el && el.closest ? el.closest(sel) : null; }
+  document.addEventListener("dragstart", function (ev) {
+    var note = closest(ev.target, "#board .note");
+    if (!note) return;
+    ev.dataTransfer.setData("text/plain", note.id);
+    ev.dataTransfer.effectAllowed = "move";
+  });
+  document.addEventListener("dragover", function (ev) {
+    if (closest(ev.target, "#board .column")) ev.preventDefault();
+  });
+  document.addEventListener("drop", function (ev) {
+    var col = closest(ev.target, "#board .column");
+    if (!col) return;
+    ev.preventDefault();
+    var note = document.getElementById(ev.dataTransfer.getData("text/plain"));
+    var form = note && note.querySelector("form.note-move");
+    if (!form) return;
+    var others = Array.prototype.filter.call(col.querySelectorAll(".note"), function (n) { return n !== note; });
+    var pos = others.length;
+    for (var i = 0; i < others.length; i++) {
+      var r = others[i].getBoundingClientRect();
+      if (ev.clientY < r.top + r.height / 2) { pos = i; break; }
+    }
+    var body = new URLSearchParams();
+    body.append("csrf", form.querySelector("[name=csrf]").value);
+    body.append("column", col.dataset.column);
+    body.append("position", String(pos));
+    post(form.action, body).catch(function () {});
   });
 })();

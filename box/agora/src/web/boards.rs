@@ -71,7 +71,7 @@ fn note_view(base: &str, ctx: &Ctx, d: &Loaded, n: &Note) -> Markup {
     let b = &d.board.id;
     let nid = n.id;
     html! {
-        article.note.{ "color-" (n.color) }.hidden-item[n.hidden] id={ "note-" (nid) } data-note=(nid) data-color=(n.color) {
+        article.note.{ "color-" (n.color) }.hidden-item[n.hidden] id={ "note-" (nid) } data-note=(nid) data-color=(n.color) draggable="true" {
             p.note-text { (n.text) }
             details.note-tools {
                 summary { (t(l, "edit")) }
