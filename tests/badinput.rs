@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 const BASE_SPEC: &str = r#"name = "bad-input"
 board = "ordinosaure-amd64"
 suite = "bookworm"
-layers = ["base", "hotspot", "captive-portal", "firstboot", "kiwix", "portal", "chat", "mumble", "files", "yunohost"]
+layers = ["base", "hotspot", "captive-portal", "firstboot", "kiwix", "portal", "chat", "mumble", "files", "yunohost", "wiki"]
 "#;
 
 /// A pack that passes, for the pack cases (`content = ["pack.toml"]`).
@@ -228,6 +228,8 @@ fn spec_cases() -> Vec<Case> {
         spec("app list item not a string", "[settings.yunohost]\napps = [\"nextcloud\", 3]", "apps =", "settings.yunohost.apps"),
         spec("apps as a string", "[settings.yunohost]\napps = \"nextcloud\"", "apps =", "settings.yunohost.apps"),
         spec("bad YunoHost domain", "[settings.yunohost]\ndomain = \"Clic.Lan\"", "domain =", "settings.yunohost.domain"),
+        spec("wiki editing neither lan nor accounts", "[settings.wiki]\nedit = \"everyone\"", "edit =", "settings.wiki.edit"),
+        spec("wiki with too many PHP processes", "[settings.wiki]\nmax_children = 50", "max_children =", "settings.wiki.max_children"),
     ]
 }
 
@@ -251,6 +253,16 @@ fn layer_cases() -> Vec<Case> {
         data("needs a layer that does not exist", KIWIX, "needs = [\"base\"]", "needs = [\"base\", \"nope\"]", "layers =", "layers[4]").reported_in("spec.toml"),
         data("portal link off the box", KIWIX, "link = \"/kiwix/\"", "link = \"https://example.org/\"", "link =", "portal.link"),
         data("two layers claim one clic.txt key", KIWIX, "type = \"integer\"", "type = \"integer\"\nclic_txt = \"ssid\"", "[settings.threads]", "settings.threads.clic_txt"),
+        // Pinned downloads ([[downloads]] of the chat layer: converse.js).
+        data("download from an ftp URL", CHAT, "url = \"https://registry.npmjs.org/", "url = \"ftp://registry.npmjs.org/", "url = \"ftp:", "downloads[0].url"),
+        data("download with a short sha256", CHAT, "sha256 = \"634f31fa0f7b0e47f1abc60d870ff6805c737577399920ebe92da4c7e5bcaff0\"", "sha256 = \"634f\"", "sha256 = \"634f\"", "downloads[0].sha256"),
+        data("download of size 0", CHAT, "size = 8745393", "size = 0", "size = 0", "downloads[0].size"),
+        data("download unpacked as zip", CHAT, "unpack = \"tar\"", "unpack = \"zip\"", "unpack = \"zip\"", "downloads[0].unpack"),
+        data("download including outside the archive", CHAT, "\"LICENSE\",", "\"../LICENSE\",", "\"../LICENSE\"", "downloads[0].include[0]"),
+        data("download to a relative dest", CHAT, "dest = \"/usr/share/clic/converse\"", "dest = \"usr/share/clic/converse\"", "dest = \"usr/", "downloads[0].dest"),
+        data("download with a non-SPDX licence", CHAT, "licence = \"MPL-2.0\"", "licence = \"MPL 2\"", "licence = \"MPL 2\"", "downloads[0].licence"),
+        data("download with an unknown key", CHAT, "strip = 1\n", "strip = 1\nstrip_components = 1\n", "strip_components", "strip_components"),
+        data("strip on a file that is not unpacked", CHAT, "unpack = \"tar\"\n", "", "strip = 1", "downloads[0].strip"),
         // Templates: every one of the chosen layers renders in clic check.
         data("template with an unknown variable", HOTSPOT_ENV, "{{ h.share_uplink }}", "{{ h.share_uplnk }}", "h.share_uplnk", "template"),
         data("template with an unknown filter", HOTSPOT_ENV, "{{ h.address }}", "{{ h.address | nofilter }}", "nofilter", "template"),
