@@ -1,4 +1,5 @@
 //! `agora`: parse the command line, dispatch, print `error: ...`.
+#![forbid(unsafe_code)]
 
 use clic_agora::cli::{self, Cmd};
 use clic_agora::web::{self, App, Config};

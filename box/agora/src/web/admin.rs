@@ -210,10 +210,6 @@ pub async fn moderate(
         f.get("action").unwrap_or("")
     );
     app.publish(&topic, "{\"action\":\"moderation\"}".into());
-    let back = match (table, f.get("action")) {
-        (Table::Polls | Table::Boards, _) => back,
-        _ => back,
-    };
     Ok(see_other(&app, &back))
 }
 
