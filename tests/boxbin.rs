@@ -166,3 +166,80 @@ fn clic_box_is_cross_built_for_every_architecture_and_runs() {
     assert_eq!(report.len(), 5, "every architecture of box/targets.toml");
     eprintln!("clic-box per architecture:\n  {}", report.join("\n  "));
 }
+
+/// The `agora` layer's service, built for every architecture twice, from
+/// scratch each time in target directories at two different paths: the
+/// same source gives the same bytes. Each binary runs (`agora --version`,
+/// under qemu-user for the foreign ones).
+#[test]
+#[ignore = "needs make deps (Rust targets, cross gcc, qemu-user) and minutes: make test"]
+fn agora_builds_to_the_same_bytes_twice_for_every_architecture() {
+    let repo = common::repo();
+    let layer = clic::spec::layer::load("agora", &repo.join("overlays/agora"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = std::fs::read_to_string(repo.join(boxbin::TARGETS_FILE)).unwrap();
+    let targets = boxbin::parse_targets(Path::new(boxbin::TARGETS_FILE), &text).unwrap();
+    let mut report = Vec::new();
+    for (arch, t) in &targets {
+        let mut built = Vec::new();
+        for dir in ["clic-agora-build-a", "clic-agora-build-b/deeper"] {
+            // A fresh cache for each: nothing is reused between the two.
+            let cache = common::fresh_dir(&format!("{dir}-{arch}"));
+            let plan = boxbin::preflight(std::slice::from_ref(&layer), arch, &cache, false)
+                .unwrap_or_else(|e| panic!("{arch}: {e}"))
+                .expect("the agora layer installs a binary");
+            let started = Instant::now();
+            let out = boxbin::build(&plan).unwrap_or_else(|e| panic!("{arch}: {e:?}"));
+            let bin = out
+                .iter()
+                .find(|b| b.binary.bin == "agora")
+                .expect("agora built")
+                .path
+                .clone();
+            let bytes = std::fs::read(&bin).unwrap();
+            built.push((bin, bytes, started.elapsed()));
+        }
+        let (a, b) = (&built[0], &built[1]);
+        assert!(
+            a.1 == b.1,
+            "{arch}: two builds of agora differ: {} and {} (cmp -l them)",
+            a.0.display(),
+            b.0.display()
+        );
+        let mut run = match &t.runner {
+            None => Command::new(&a.0),
+            Some(runner) => {
+                let sysroot = format!("/usr/{}", t.linker.trim_end_matches("-gcc"));
+                let mut c = Command::new(runner);
+                c.arg("-L").arg(sysroot).arg(&a.0);
+                c
+            }
+        };
+        let out = run
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("agora"),
+            "{arch}: agora --version: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        report.push(format!(
+            "{arch:6} {:>8} bytes  sha256 {}  builds {:.0} s, {:.0} s",
+            a.1.len(),
+            &common::sha256_hex(&a.1)[..16],
+            a.2.as_secs_f64(),
+            b.2.as_secs_f64()
+        ));
+        // Keep the disk: the second tree is only for the comparison.
+        let _ = std::fs::remove_dir_all(common::work_dir(&format!(
+            "clic-agora-build-b/deeper-{arch}"
+        )));
+    }
+    assert_eq!(report.len(), 5, "every architecture of box/targets.toml");
+    eprintln!(
+        "agora, built twice per architecture:\n  {}",
+        report.join("\n  ")
+    );
+}
