@@ -407,6 +407,7 @@ fn writes_are_rate_limited_per_client() {
     assert_eq!(add(&mut a).status, 303); // 3
     let r = add(&mut a);
     assert_eq!(r.status, 429);
+    assert_eq!(r.retry_after.as_deref(), Some("60"));
     assert_eq!(
         r.error().as_deref(),
         Some("Trop de demandes depuis votre appareil. Attendez une minute puis recommencez.")

@@ -381,3 +381,18 @@ fn english_on_demand_and_kept() {
     let s = Server::start(|c| c.lang = clic_agora::i18n::Lang::En);
     assert!(s.device("10.0.7.2").get("/agora/").has("New board"));
 }
+
+#[test]
+fn served_at_the_root_with_an_empty_base() {
+    let s = Server::start(|c| c.base = String::new());
+    let mut d = s.device("10.0.8.1");
+    let home = d.get("/");
+    assert_eq!(home.status, 200);
+    assert!(home.has("href=\"/p/new\"") && home.has("href=\"/static/agora.css\""));
+    assert!(home.set_cookies.iter().any(|c| c.contains("Path=/;")));
+    assert_eq!(d.get("/static/agora.js").status, 200);
+    d.get("/b/new");
+    let r = d.post("/b/new", &[("title", "Root"), ("columns", "a")]);
+    assert_eq!(r.status, 303);
+    assert!(r.location.unwrap().starts_with("/b/"));
+}

@@ -304,6 +304,11 @@ async fn context(State(app): State<AppState>, mut req: Request, next: Next) -> R
         if let Some(ct) = page.headers().get(header::CONTENT_TYPE) {
             parts.headers.insert(header::CONTENT_TYPE, ct.clone());
         }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
         resp = Response::from_parts(parts, page.into_body());
     }
     let path = if app.base().is_empty() {

@@ -103,6 +103,7 @@ pub struct Resp {
     pub location: Option<String>,
     pub content_type: String,
     pub set_cookies: Vec<String>,
+    pub retry_after: Option<String>,
     pub bytes: Vec<u8>,
 }
 
@@ -178,6 +179,7 @@ impl Device {
         }
         let status = r.status();
         let location = r.header("location").map(String::from);
+        let retry_after = r.header("retry-after").map(String::from);
         let content_type = r.header("content-type").unwrap_or("").to_string();
         let mut bytes = Vec::new();
         r.into_reader().read_to_end(&mut bytes).expect("body");
@@ -192,6 +194,7 @@ impl Device {
             location,
             content_type,
             set_cookies,
+            retry_after,
             bytes,
         }
     }
