@@ -53,7 +53,9 @@ fn serve(s: cli::Serve) -> Result<(), String> {
     cfg.lang = s.lang;
     let app = Arc::new(App::new(cfg).map_err(|e| e.to_string())?);
     // One thread: a box serves a handful of people; SQLite writes are serialised anyway.
+    // Password checks run on a blocking thread, made when needed, gone after 10 s.
     let rt = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(2)
         .enable_io()
         .enable_time()
         .build()

@@ -346,3 +346,29 @@ fn cli_backup_and_restore_round_trip() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
 }
+
+/// What the box's first boot writes (glibc crypt through perl, 50000 rounds):
+/// `printf %s 'le mot de passe' | perl -e 'print crypt(<STDIN>, "\$6\$rounds=50000\$AbCdEfGh12345678\$")'`
+const GLIBC_HASH: &str = "$6$rounds=50000$AbCdEfGh12345678$DBGWDMH1OzhoT.NpvhgYxPr2qks5awSEl8fHRB.hFqnfyPHT4.RLVzHdI/mcbFGYO3AP7Q0XGwfIWGGlvOSzP0";
+
+#[test]
+fn the_first_boot_hash_format_logs_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("admin-hash");
+    std::fs::write(&path, format!("{GLIBC_HASH}\n")).unwrap();
+    let s = Server::start(|c| c.admin_hash = Some(path.clone()));
+    let mut adm = login(&s, "le mot de passe");
+    assert!(adm.get("/agora/admin").has("id=\"admin-logout\""));
+    // The file is read at each attempt: a changed password works at once.
+    let h =
+        sha_crypt::sha512_simple("new one", &sha_crypt::Sha512Params::new(5000).unwrap()).unwrap();
+    std::fs::write(&path, h).unwrap();
+    let mut d = s.device("10.3.5.1");
+    d.get("/agora/admin");
+    assert_eq!(
+        d.post("/agora/admin/login", &[("password", "le mot de passe")])
+            .status,
+        403
+    );
+    login(&s, "new one");
+}
