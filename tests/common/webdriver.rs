@@ -340,6 +340,13 @@ impl Browser {
         }
     }
 
+    /// Scroll the first element matching `css` (waits for it) to the top
+    /// of the viewport, e.g. before a screenshot.
+    pub fn scroll_to(&self, css: &str) {
+        let e = self.find(css);
+        self.exec("arguments[0].scrollIntoView(true);", vec![e.json()]);
+    }
+
     /// The text of the first element matching `css` (waits for it).
     pub fn text(&self, css: &str) -> String {
         self.find(css).text()
