@@ -72,6 +72,8 @@ fn pragmas(conn: &Connection) -> Result<(), DbError> {
     // An acknowledged write survives a power cut.
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // After a burst of writes, the WAL file shrinks back once checkpointed.
+    conn.pragma_update(None, "journal_size_limit", 4 << 20)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
 }
