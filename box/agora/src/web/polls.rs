@@ -172,7 +172,7 @@ fn results_block(base: &str, l: Lang, d: &Loaded) -> Markup {
                             _ => span.result-score { (r.score) },
                         }
                         @if d.results.voters > 0 && p.kind != Kind::Ranked && p.kind != Kind::Date {
-                            meter min="0" max=(d.results.voters) value=(r.score) {}
+                            meter min="0" max=(d.results.voters) value=(r.score) aria-hidden="true" {}
                         }
                     }
                 }
