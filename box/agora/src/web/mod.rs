@@ -372,7 +372,9 @@ pub fn same_origin(headers: &HeaderMap) -> bool {
         }
     }
     match (get("origin"), get("host")) {
-        (Some("null"), _) => false,
+        // An opaque origin (privacy settings, old referrer policies) is only
+        // believed when the browser itself says the request is same-origin.
+        (Some("null"), _) => get("sec-fetch-site") == Some("same-origin"),
         (Some(o), Some(h)) => host_of(o).eq_ignore_ascii_case(host_of(h)),
         (Some(_), None) => false,
         (None, _) => true,
@@ -635,6 +637,14 @@ mod tests {
             ("origin", "http://evil.example")
         ])));
         assert!(!same_origin(&h(&[("origin", "null"), ("host", "x")])));
+        assert!(same_origin(&h(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "same-origin")
+        ])));
+        assert!(!same_origin(&h(&[
+            ("origin", "null"),
+            ("sec-fetch-site", "none")
+        ])));
         assert!(!same_origin(&h(&[("sec-fetch-site", "cross-site")])));
         assert!(same_origin(&h(&[("sec-fetch-site", "same-origin")])));
         assert_eq!(host_of("http://[::1]:80"), "::1");
