@@ -993,7 +993,9 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
 /// its certificate made at first boot (the one the console and
 /// /chat/certificate.txt show), two XMPP clients register from their app,
 /// find the public room, join it and a message goes from one to the other;
-/// prosody stays under its memory cap.
+/// prosody stays under its memory cap. The web chat (converse.js at /chat/,
+/// prosody's WebSocket and BOSH through nginx, a guest logs in) and the wiki
+/// (`wiki_serves_and_saves`) too.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn optional_files_mumble_and_chat_layers_serve() {
@@ -1004,10 +1006,16 @@ fn optional_files_mumble_and_chat_layers_serve() {
     let spec = Regex::new(r#"(?m)^name = ".*"$"#)
         .unwrap()
         .replace(&spec, r#"name = "clic-optional""#);
-    let spec = Regex::new(r"(?m)^layers = \[(.*)\]$")
-        .unwrap()
-        .replace(&spec, r#"layers = [$1, "files", "mumble", "chat"]"#);
-    assert!(spec.contains(r#""files", "mumble", "chat"]"#), "{spec}");
+    // The default spec's layers, and these if it does not have them yet.
+    let layers_line = Regex::new(r"(?m)^layers = \[(.*)\]$").unwrap();
+    let listed = layers_line.captures(&spec).unwrap()[1].to_owned();
+    let mut layers = listed.clone();
+    for l in ["files", "mumble", "chat", "wiki"] {
+        if !listed.contains(&format!("\"{l}\"")) {
+            layers.push_str(&format!(", \"{l}\""));
+        }
+    }
+    let spec = layers_line.replace(&spec, format!("layers = [{layers}]").as_str());
     std::fs::write(dir.join("spec.toml"), spec.as_bytes()).unwrap();
     let out = dir.join("out");
     common::build(clic(), dir.join("spec.toml"), &out, &[]);
@@ -1039,9 +1047,10 @@ fn optional_files_mumble_and_chat_layers_serve() {
 
     let b = start_box(&img, "optional", "512M", &[64738, 5222]);
     let (_, home) = b.get_text("/");
-    let mut links = tile_links(&home);
-    links.sort();
-    assert_eq!(links, ["/chat/", "/files/", "/kiwix/", "/mumble/"]);
+    let links = tile_links(&home);
+    for l in ["/chat/", "/files/", "/kiwix/", "/mumble/", "/wiki/"] {
+        assert!(links.iter().any(|x| x == l), "{l} not in {links:?}");
+    }
     for l in &links {
         let (status, _) = b.get_text(l);
         assert_eq!(status, 200, "{l}");
@@ -1078,8 +1087,10 @@ fn optional_files_mumble_and_chat_layers_serve() {
     // (tests/fixtures/xmpp-client.py: STARTTLS, in-band registration, SASL,
     // the room's disco#info, MUC join, a groupchat message from one to the
     // other).
-    let (_, help) = b.get_text("/chat/");
+    let (_, help) = b.get_text("/chat/apps/");
     assert!(help.contains("accueil@salons.clic.lan"), "{help}");
+    web_chat_serves(&b);
+    wiki_serves_and_saves(&b);
     let (status, published) = b.get_text("/chat/certificate.txt");
     assert_eq!(status, 200);
     let o = Command::new("timeout")
@@ -1131,5 +1142,305 @@ fn optional_files_mumble_and_chat_layers_serve() {
         !serial.contains("clic-ready: FAILED"),
         "{}",
         tail(&serial, 40)
+    );
+}
+
+/// The web chat: converse.js's page, script, stylesheet and French
+/// translation from the box, nothing from another host; prosody's
+/// WebSocket through nginx answers an upgrade (101), and a guest gets in
+/// (SASL ANONYMOUS on guest.clic.lan, over WebSocket), BOSH answers too.
+fn web_chat_serves(b: &RunningBox) {
+    let external =
+        Regex::new(r#"(?i)(src|href)\s*=\s*["']?(https?:)?//|url\(\s*["']?(https?:)?//|@import"#)
+            .unwrap();
+    for page in ["/chat/", "/chat/en/", "/chat/compte/", "/chat/en/account/"] {
+        let html = b.page(page);
+        assert!(
+            html.contains("/chat/dist/converse.min.js") && html.contains("/chat/clic-converse.js"),
+            "{page}: {html}"
+        );
+        assert!(
+            !external.is_match(&html),
+            "{page} loads from another host: {html}"
+        );
+    }
+    assert!(b.page("/chat/").contains(r#"<html lang="fr">"#));
+    let setup = b.page("/chat/clic-converse.js");
+    for want in [
+        "accueil@salons.clic.lan",
+        "guest.clic.lan",
+        "'/xmpp-websocket'",
+        "discover_connection_methods: false",
+        "assets_path: '/chat/dist/'",
+    ] {
+        assert!(setup.contains(want), "{want} not in {setup}");
+    }
+    assert!(
+        !setup.contains("http://") && !setup.contains("https://"),
+        "{setup}"
+    );
+    let mut sizes = Vec::new();
+    for file in [
+        "converse.min.js",
+        "converse.min.css",
+        "emoji.json",
+        "chunkjs/locales/fr-LC_MESSAGES-converse-po.js",
+        "chunkjs/locales/dayjs/fr-js.js",
+        "webfonts/muli.ttf",
+    ] {
+        let (status, body) = b.get(&format!("/chat/dist/{file}"));
+        assert_eq!(status, 200, "/chat/dist/{file}");
+        sizes.push(format!("{file} {}", body.len()));
+    }
+    eprintln!("converse.js served: {}", sizes.join(", "));
+    let css = b.page("/chat/dist/converse.min.css");
+    assert!(
+        !external.is_match(&css),
+        "the stylesheet loads from another host"
+    );
+    // Only what the page needs is in the image.
+    for absent in [
+        "converse.min.js.map",
+        "converse.js",
+        "chunkjs/locales/de-LC_MESSAGES-converse-po.js",
+        "libomemo.esm.min.js",
+    ] {
+        let (status, _) = b.get(&format!("/chat/dist/{absent}"));
+        assert_eq!(status, 404, "/chat/dist/{absent}");
+    }
+
+    // WebSocket: the upgrade, then an XMPP stream to the guest host.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /xmpp-websocket HTTP/1.1\r\nHost: clic.lan\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://clic.lan\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_until(&mut s, b"\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    ws_send(
+        &mut s,
+        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="guest.clic.lan" version="1.0"/>"#,
+    );
+    let mut said = String::new();
+    while !said.contains("</stream:features>") {
+        said.push_str(&ws_read(&mut s));
+    }
+    assert!(said.contains("<mechanism>ANONYMOUS</mechanism>"), "{said}");
+    ws_send(
+        &mut s,
+        r#"<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="ANONYMOUS"/>"#,
+    );
+    let answer = ws_read(&mut s);
+    assert!(answer.contains("<success"), "a guest is refused: {answer}");
+    // The guest binds an address and is in the public room.
+    ws_send(
+        &mut s,
+        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="guest.clic.lan" version="1.0"/>"#,
+    );
+    let mut said = String::new();
+    while !said.contains("</stream:features>") {
+        said.push_str(&ws_read(&mut s));
+    }
+    ws_send(
+        &mut s,
+        r#"<iq type="set" id="b1" xmlns="jabber:client"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></iq>"#,
+    );
+    let bound = ws_read(&mut s);
+    assert!(bound.contains("@guest.clic.lan/"), "{bound}");
+    ws_send(
+        &mut s,
+        r#"<presence to="accueil@salons.clic.lan/Invite" xmlns="jabber:client"><x xmlns="http://jabber.org/protocol/muc"/></presence>"#,
+    );
+    let joined = ws_read(&mut s);
+    assert!(
+        joined.contains("from='accueil@salons.clic.lan/Invite'")
+            && joined.contains("role='participant'"),
+        "the guest is not in the room: {joined}"
+    );
+    // BOSH, the fallback.
+    let r = common::http::request(
+        b.port,
+        "POST",
+        "/http-bind",
+        &[("Content-Type", "text/xml; charset=utf-8")],
+        br#"<body rid='4242' to='guest.clic.lan' xml:lang='fr' wait='10' hold='1' ver='1.6' xmpp:version='1.0' xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh'/>"#,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    let text = r.text();
+    assert!(
+        r.status == 200 && text.contains("sid="),
+        "BOSH: {} {text}",
+        r.status
+    );
+}
+
+/// Read from `s` until `end` has come; the text read.
+fn read_until(s: &mut std::net::TcpStream, end: &[u8]) -> String {
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while !got.ends_with(end) {
+        let n = std::io::Read::read(s, &mut byte).unwrap();
+        assert!(n == 1, "closed after {}", String::from_utf8_lossy(&got));
+        got.push(byte[0]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Send one masked WebSocket text frame (a client's frames are masked).
+fn ws_send(s: &mut std::net::TcpStream, text: &str) {
+    let data = text.as_bytes();
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let mut frame = vec![0x81u8];
+    if data.len() < 126 {
+        frame.push(0x80 | data.len() as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(data.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    std::io::Write::write_all(s, &frame).unwrap();
+}
+
+/// Read one WebSocket frame from the server (unmasked); its payload.
+fn ws_read(s: &mut std::net::TcpStream) -> String {
+    let mut head = [0u8; 2];
+    std::io::Read::read_exact(s, &mut head).unwrap();
+    let mut len = (head[1] & 0x7f) as u64;
+    if len == 126 {
+        let mut l = [0u8; 2];
+        std::io::Read::read_exact(s, &mut l).unwrap();
+        len = u16::from_be_bytes(l) as u64;
+    } else if len == 127 {
+        let mut l = [0u8; 8];
+        std::io::Read::read_exact(s, &mut l).unwrap();
+        len = u64::from_be_bytes(l);
+    }
+    let mut data = vec![0u8; len as usize];
+    std::io::Read::read_exact(s, &mut data).unwrap();
+    String::from_utf8_lossy(&data).into_owned()
+}
+
+/// The wiki: DokuWiki in French at /wiki/, its start pages, a new meeting
+/// page that starts from the template, saved through the edit form (with
+/// its sectok and the session cookie), read back, changed again, and both
+/// versions in its history.
+fn wiki_serves_and_saves(b: &RunningBox) {
+    use common::http::{form, request};
+    let t = std::time::Duration::from_secs(120);
+    let (status, _) = b.get("/wiki/");
+    assert!(status == 200 || status == 302, "/wiki/ answers {status}");
+    let home = b.page("/wiki/doku.php?id=accueil");
+    assert!(home.contains(r#"lang="fr""#), "{home}");
+    assert!(
+        home.contains("Réunions") && home.contains("Décisions"),
+        "{home}"
+    );
+    assert!(b
+        .page("/wiki/doku.php?id=reunions:accueil")
+        .contains("Réunions"));
+    let id = "reunions:2025-06-14";
+    let edit = request(
+        b.port,
+        "GET",
+        &format!("/wiki/doku.php?id={id}&do=edit"),
+        &[],
+        b"",
+        t,
+    )
+    .unwrap();
+    assert_eq!(edit.status, 200);
+    let cookies: Vec<String> = edit
+        .headers_named("set-cookie")
+        .map(|c| c.split(';').next().unwrap_or("").to_owned())
+        .collect();
+    let cookie = cookies.join("; ");
+    let html = edit.text();
+    assert!(
+        html.contains("Ordre du jour"),
+        "the meeting template is not used: {html}"
+    );
+    let field = |name: &str| {
+        Regex::new(&format!(r#"name="{name}"[^>]*value="([^"]*)""#))
+            .unwrap()
+            .captures(&html)
+            .map(|c| c[1].to_owned())
+            .unwrap_or_default()
+    };
+    // Empty for a visitor without an account (DokuWiki checks it for
+    // logged-in users only); sent as the form has it.
+    let sectok = field("sectok");
+    assert!(
+        html.contains(r#"name="sectok""#),
+        "no sectok in the edit form: {html}"
+    );
+    let save = |text: &str, date: &str, changecheck: &str| {
+        let body = form(&[
+            ("id", id),
+            ("sectok", &sectok),
+            ("date", date),
+            ("prefix", "."),
+            ("suffix", ""),
+            ("changecheck", changecheck),
+            ("target", "section"),
+            ("wikitext", text),
+            ("summary", "essai clic"),
+            ("do[save]", "Enregistrer"),
+        ]);
+        request(
+            b.port,
+            "POST",
+            "/wiki/doku.php",
+            &[
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", &cookie),
+            ],
+            body.as_bytes(),
+            t,
+        )
+        .unwrap()
+    };
+    let r = save(
+        "====== Réunion du 14 juin ======\nCLIC-WIKI-TEST-1\n",
+        &field("date"),
+        &field("changecheck"),
+    );
+    assert!(
+        r.status == 302 || r.status == 303 || r.status == 200,
+        "save: {} {}",
+        r.status,
+        r.text()
+    );
+    let page = b.page(&format!("/wiki/doku.php?id={id}"));
+    assert!(page.contains("CLIC-WIKI-TEST-1"), "not saved: {page}");
+    // A second version (DokuWiki's revisions are whole seconds); both are
+    // in the page's history.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let r = save(
+        "====== Réunion du 14 juin ======\nCLIC-WIKI-TEST-2\n",
+        "",
+        "",
+    );
+    assert!(r.status < 400, "second save: {}", r.status);
+    let page = b.page(&format!("/wiki/doku.php?id={id}"));
+    assert!(
+        page.contains("CLIC-WIKI-TEST-2"),
+        "second version not saved: {page}"
+    );
+    let revisions = b.page(&format!("/wiki/doku.php?id={id}&do=revisions"));
+    let mut revs: Vec<String> = Regex::new(r#"name="rev2\[\]" type="checkbox" value="(\d+)""#)
+        .unwrap()
+        .captures_iter(&revisions)
+        .map(|c| c[1].to_owned())
+        .collect();
+    revs.dedup();
+    assert!(
+        revs.len() >= 2,
+        "no earlier version in the history: {revs:?}\n{revisions}"
     );
 }
