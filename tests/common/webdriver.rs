@@ -63,8 +63,16 @@ pub struct Element<'a> {
 impl Browser {
     /// A headless Chromium showing pages `width` x `height` CSS pixels,
     /// its profile in `artifacts/profile-NAME` (new, removed on drop),
-    /// screenshots and failure dumps in `artifacts`.
-    pub fn start_sized(name: &str, artifacts: &Path, width: u32, height: u32) -> Browser {
+    /// screenshots and failure dumps in `artifacts`. With `map` (host,
+    /// port), `http://HOST/` is reached at 127.0.0.1:PORT (a box's port 80
+    /// forwarded there) while the pages still say HOST, port 80.
+    pub fn start_sized(
+        name: &str,
+        artifacts: &Path,
+        width: u32,
+        height: u32,
+        map: Option<(&str, u16)>,
+    ) -> Browser {
         std::fs::create_dir_all(artifacts).unwrap();
         let profile = artifacts.join(format!("profile-{name}"));
         let _ = std::fs::remove_dir_all(&profile);
@@ -110,11 +118,13 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let caps = json!({
+        let mut caps = json!({
             "capabilities": {
                 "alwaysMatch": {
                     "browserName": "chrome",
                     "pageLoadStrategy": "normal",
+                    // The page's console, for failure reports.
+                    "goog:loggingPrefs": { "browser": "ALL" },
                     "timeouts": { "pageLoad": 180_000, "script": 60_000, "implicit": 0 },
                     "goog:chromeOptions": {
                         "binary": "/usr/bin/chromium",
@@ -147,6 +157,18 @@ impl Browser {
                 }
             }
         });
+        if let Some((host, port)) = map {
+            let args = caps["capabilities"]["alwaysMatch"]["goog:chromeOptions"]["args"]
+                .as_array_mut()
+                .unwrap();
+            args.push(json!(format!(
+                "--host-resolver-rules=MAP {host} 127.0.0.1:{port}"
+            )));
+            // A name without a public suffix: no HTTPS attempted first.
+            args.push(json!(
+                "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"
+            ));
+        }
         let v = b
             .raw("POST", "/session", Some(caps), Duration::from_secs(120))
             .unwrap_or_else(|e| panic!("new Chromium session for {name}: {e}"));
@@ -159,7 +181,13 @@ impl Browser {
 
     /// A phone: 360 x 800.
     pub fn start(name: &str, artifacts: &Path) -> Browser {
-        Browser::start_sized(name, artifacts, 360, 800)
+        Browser::start_sized(name, artifacts, 360, 800, None)
+    }
+
+    /// A phone on a box's hotspot: 360 x 800, `http://HOST/` answered by
+    /// 127.0.0.1:`port` (see [`Browser::start_sized`]).
+    pub fn start_mapped(name: &str, artifacts: &Path, host: &str, port: u16) -> Browser {
+        Browser::start_sized(name, artifacts, 360, 800, Some((host, port)))
     }
 
     /// One WebDriver command; its `value`.
@@ -386,12 +414,32 @@ impl Browser {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
+        let console = self.console().join("\n");
+        let _ = std::fs::write(base.with_extension("console.txt"), &console);
         panic!(
-            "browser {}: {why}\n  at {url}\n  screenshot and source: {}.png, .html\n  page source (end):\n{}",
+            "browser {}: {why}\n  at {url}\n  screenshot, source and console: {}.png, .html, .console.txt\n  page source (end):\n{}\n  console (end):\n{}",
             self.name,
             base.display(),
-            super::tail(&html, 40)
+            super::tail(&html, 40),
+            super::tail(&console, 20)
         );
+    }
+
+    /// The page's console messages since the last call (level, text).
+    pub fn console(&self) -> Vec<String> {
+        self.cmd("POST", "/se/log", Some(json!({ "type": "browser" })))
+            .ok()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["level"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
     }
 
     /// Accept a `confirm()` / `alert()` if one is open.
