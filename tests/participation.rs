@@ -949,10 +949,6 @@ fn participation_in_chromium_on_a_512_mb_box() {
     let alice = phone("alice", &b);
     let bob = phone("bob", &b);
     portal(&alice, &url);
-    if std::env::var_os("DEVCHAT").is_some() {
-        wiki_edit(&alice, &url);
-        chat(&alice, &bob, &url);
-        return;
     let poll = single_poll(&alice, &bob, &url, &b);
     date_poll(&alice, &bob, &url, &b);
     board(&alice, &bob, &url);
