@@ -1156,7 +1156,9 @@ fn web_chat_serves(b: &RunningBox) {
     for page in ["/chat/", "/chat/en/", "/chat/compte/", "/chat/en/account/"] {
         let html = b.page(page);
         assert!(
-            html.contains("/chat/dist/converse.min.js") && html.contains("/chat/clic-converse.js"),
+            // converse.min.js is an ES module: a classic script tag fails.
+            html.contains(r#"<script type="module" src="/chat/dist/converse.min.js">"#)
+                && html.contains("/chat/clic-converse.js"),
             "{page}: {html}"
         );
         assert!(
