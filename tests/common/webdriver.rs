@@ -371,8 +371,15 @@ impl Browser {
     /// Scroll the first element matching `css` (waits for it) to the top
     /// of the viewport, e.g. before a screenshot.
     pub fn scroll_to(&self, css: &str) {
-        let e = self.find(css);
-        self.exec("arguments[0].scrollIntoView(true);", vec![e.json()]);
+        // One script, looked up afresh each try: live pages replace parts.
+        self.wait_until(&format!("an element `{css}` to scroll to"), WAIT, || {
+            let v = self.exec(
+                "const e = document.querySelector(arguments[0]); \
+                 if (e) e.scrollIntoView(true); return !!e;",
+                vec![Value::String(css.to_owned())],
+            );
+            (v == true).then_some(())
+        });
     }
 
     /// The text of the first element matching `css` (waits for it).
