@@ -466,9 +466,10 @@ fn chat_layer_renders_the_boxs_domain_and_checks_its_settings() {
         cert.contains("ExecStart=/usr/lib/clic/clic-chat-cert boite.local"),
         "{cert}"
     );
+    // The apps' help pages: no script, the room and how to get an account.
     for (p, how) in [
-        ("var/www/html/chat/index.html", "Créez un compte"),
-        ("var/www/html/chat/en/index.html", "Make an account"),
+        ("var/www/html/chat/apps/index.html", "Créez un compte"),
+        ("var/www/html/chat/en/apps/index.html", "Make an account"),
     ] {
         let html = page(p);
         assert!(html.contains("accueil@salons.boite.local"), "{p}");
@@ -480,6 +481,25 @@ fn chat_layer_renders_the_boxs_domain_and_checks_its_settings() {
         assert!(html.contains("/chat/certificate.txt"), "{p}");
         assert!(!html.to_lowercase().contains("<script"), "{p}");
     }
+    // The web chat's pages: Web Crypto's stand-in (for http://, not a
+    // secure context) runs before converse, the guest room on this domain.
+    for p in [
+        "var/www/html/chat/index.html",
+        "var/www/html/chat/en/index.html",
+        "var/www/html/chat/compte/index.html",
+        "var/www/html/chat/en/account/index.html",
+    ] {
+        let html = page(p);
+        let subtle = html.find(r#"<script src="/chat/clic-subtle.js">"#);
+        let converse = html.find(r#"<script type="module" src="/chat/dist/converse.min.js">"#);
+        assert!(
+            matches!((subtle, converse), (Some(a), Some(b)) if a < b),
+            "{p}: {html}"
+        );
+    }
+    let setup = page("var/www/html/chat/clic-converse.js");
+    assert!(setup.contains("'accueil@salons.boite.local'"), "{setup}");
+    assert!(setup.contains("'guest.boite.local'"), "{setup}");
     let home = page("var/www/html/index.html");
     let corner = &home[home.find("<h2 id=\"participation\">").unwrap()..];
     assert!(tile_links(corner).contains(&"/chat/".to_owned()), "{home}");
@@ -495,8 +515,12 @@ fn chat_layer_renders_the_boxs_domain_and_checks_its_settings() {
         "{cfg}"
     );
     assert!(cfg.contains("allow_registration = false"), "{cfg}");
-    let html = std::fs::read_to_string(out.path().join("var/www/html/chat/index.html")).unwrap();
+    let html =
+        std::fs::read_to_string(out.path().join("var/www/html/chat/apps/index.html")).unwrap();
     assert!(html.contains("Demandez un compte"), "{html}");
+    let setup =
+        std::fs::read_to_string(out.path().join("var/www/html/chat/clic-converse.js")).unwrap();
+    assert!(setup.contains("allow_registration: false"), "{setup}");
 
     for (bad, key) in [
         ("room = \"Place du village\"", "settings.chat.room"),
@@ -1167,6 +1191,9 @@ fn web_chat_serves(b: &RunningBox) {
         );
     }
     assert!(b.page("/chat/").contains(r#"<html lang="fr">"#));
+    // Web Crypto's stand-in for http:// pages (tests/participation.rs
+    // checks it against Chromium's own).
+    assert!(b.page("/chat/clic-subtle.js").contains("deriveBits"));
     let setup = b.page("/chat/clic-converse.js");
     for want in [
         "accueil@salons.clic.lan",

@@ -214,6 +214,75 @@ fn webdriver_client_drives_chromium_on_a_local_page() {
     );
 }
 
+/// Hashes, HMACs and PBKDF2 keys as converse.js asks Web Crypto for them
+/// (entity capabilities, SCRAM-SHA-1 and -256 logins), as hex strings.
+const WEB_CRYPTO_SAMPLES: &str = r#"return (async () => {
+  const hex = b => [...new Uint8Array(b)].map(x => x.toString(16).padStart(2, '0')).join('');
+  const enc = new TextEncoder();
+  const out = [];
+  for (const len of [0, 3, 55, 56, 63, 64, 65, 1000]) {
+    const data = new Uint8Array(len).map((_, i) => (i * 7 + len) & 255);
+    for (const h of ['SHA-1', 'SHA-256']) {
+      out.push(hex(await crypto.subtle.digest(h, data)));
+      const key = await crypto.subtle.importKey('raw', enc.encode('clé'.repeat(len % 30 + 1)),
+        {name: 'HMAC', hash: h}, false, ['sign']);
+      out.push(hex(await crypto.subtle.sign('HMAC', key, data.buffer)));
+    }
+  }
+  for (const h of ['SHA-1', 'SHA-256']) {
+    const pw = await crypto.subtle.importKey('raw', enc.encode('pencil'), 'PBKDF2', false, ['deriveBits']);
+    out.push(hex(await crypto.subtle.deriveBits(
+      {name: 'PBKDF2', salt: enc.encode('QSXCR+Q6sek8bf92'), iterations: 4096, hash: {name: h}}, pw, 256)));
+  }
+  return out;
+})();"#;
+
+/// The chat's stand-in for Web Crypto (overlays/chat/.../clic-subtle.js):
+/// a page served by name over http:// (as http://clic.lan on the hotspot)
+/// is not a secure context and has no `crypto.subtle`; with the stand-in
+/// it gets the same digests, HMACs and PBKDF2 keys as Chromium's own Web
+/// Crypto gives a page on 127.0.0.1; on a secure page it changes nothing.
+#[test]
+#[ignore = "needs chromium and chromedriver: make test"]
+fn web_crypto_stand_in_gives_what_chromium_gives() {
+    let stand_in = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../overlays/chat/root/var/www/html/chat/clic-subtle.js"),
+    )
+    .unwrap();
+    let port = tiny_server();
+    let dir = artifacts().join("harness");
+    let secure = Browser::start("crypto-secure", &dir);
+    secure.goto(&format!("http://127.0.0.1:{port}/"));
+    let own = secure.exec(WEB_CRYPTO_SAMPLES, vec![]);
+    assert_eq!(own.as_array().map(Vec::len), Some(34), "{own}");
+    secure.exec(&stand_in, vec![]);
+    assert_eq!(
+        secure.exec("return crypto.subtle instanceof SubtleCrypto;", vec![]),
+        true,
+        "the stand-in replaced a real crypto.subtle"
+    );
+
+    let plain = Browser::start_mapped("crypto-plain", &dir, "box.test", port);
+    plain.goto("http://box.test/");
+    assert_eq!(
+        plain.exec(
+            "return [window.isSecureContext, typeof crypto.subtle];",
+            vec![]
+        ),
+        serde_json::json!([false, "undefined"])
+    );
+    plain.exec(&stand_in, vec![]);
+    let stood_in = plain.exec(WEB_CRYPTO_SAMPLES, vec![]);
+    assert_eq!(stood_in, own);
+    // What it does not do, it refuses as Web Crypto does, not silently.
+    let refused = plain.exec(
+        "return crypto.subtle.digest('SHA-512', new Uint8Array(1)).then(() => 'done', e => e.name);",
+        vec![],
+    );
+    assert_eq!(refused, "NotSupportedError");
+}
+
 // ---------------------------------------------------------------------------
 // The box.
 
