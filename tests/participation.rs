@@ -9,8 +9,10 @@
 //!   made and answered; on a sticky-note board one phone adds, moves and
 //!   deletes a note while the other sees it appear, move and go without
 //!   reloading (server-sent events), within seconds;
-//! - chat (/chat/, converse.js, guest login): a message sent from one phone
-//!   is read on the other;
+//! - chat (/chat/, converse.js, over plain http:// as on the hotspot): a
+//!   message sent from one phone as a guest is read on the other; an account
+//!   made from the browser (/chat/compte/) writes in the room, then logs in
+//!   again from the other phone;
 //! - wiki (/wiki/, DokuWiki): a page edited in the browser is read back
 //!   after the box is stopped and booted again;
 //! - a power cut: a burst of votes over plain HTTP, QEMU killed (SIGKILL)
@@ -693,6 +695,12 @@ fn board(alice: &Browser, bob: &Browser, url: &str) {
 /// message box, once the room is joined (a nickname given if asked).
 fn join_chat(who: &Browser, url: &str, nick: &str) {
     who.goto(&format!("{url}/chat/"));
+    enter_room(who, nick);
+}
+
+/// Waits for converse.js to be in the public room (its message box),
+/// giving a nickname if the room asks for one.
+fn enter_room(who: &Browser, nick: &str) {
     let found = who.wait_until(
         "converse.js's room (a message box or a nickname form)",
         Duration::from_secs(90),
@@ -748,6 +756,76 @@ fn chat(alice: &Browser, bob: &Browser, url: &str) {
     );
     alice.screenshot("chat-sent");
     bob.screenshot("chat-received");
+}
+
+/// Messages shown in converse.js's open room.
+fn room_messages(who: &Browser) -> Vec<String> {
+    let v = who.exec(
+        "return [...document.querySelectorAll('.chat-msg__text')].map(e => e.textContent);",
+        vec![],
+    );
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// An account made from the browser (/chat/compte/: in-band registration,
+/// then a SCRAM login, both over plain http:// with Web Crypto's stand-in),
+/// in the public room: its message read by a guest; then the same account
+/// logs in from the login form on the other phone.
+fn chat_account(alice: &Browser, bob: &Browser, url: &str) {
+    if bob.find_all("textarea.chat-textarea").is_empty() {
+        join_chat(bob, url, "bob");
+    }
+    let user = format!("anne{}", std::process::id() % 100_000);
+    let password = "pain-de-seigle-42";
+    alice.goto(&format!("{url}/chat/compte/"));
+    alice
+        .find_within("a.register-account", Duration::from_secs(90))
+        .click();
+    let form = "form#converse-register";
+    alice
+        .find_within(
+            &format!("{form} input[name=\"username\"]"),
+            Duration::from_secs(60),
+        )
+        .fill(&user);
+    alice
+        .find(&format!("{form} input[name=\"password\"]"))
+        .fill(password);
+    alice.screenshot("chat-account-register");
+    alice
+        .find(&format!("{form} input[type=\"submit\"]"))
+        .click();
+    enter_room(alice, &user);
+    let msg = format!("Bonjour, c'est {user}, avec un compte");
+    let area = alice.find("textarea.chat-textarea");
+    area.send_keys(&msg);
+    area.send_keys("\u{E007}");
+    bob.wait_until(
+        "the account's message in the guest's room",
+        Duration::from_secs(30),
+        || {
+            room_messages(bob)
+                .iter()
+                .any(|t| t.contains(&msg))
+                .then_some(())
+        },
+    );
+    alice.screenshot("chat-account-sent");
+
+    // The account's password, from the login form, on the other phone.
+    bob.goto(&format!("{url}/chat/compte/"));
+    bob.find_within("#converse-login-jid", Duration::from_secs(90))
+        .fill(&user);
+    bob.find("#converse-login-password").fill(password);
+    bob.find("form button[type=\"submit\"]").click();
+    enter_room(bob, &user);
+    bob.screenshot("chat-account-login");
 }
 
 const WIKI_PAGE: &str = "participation";
@@ -1067,6 +1145,9 @@ fn participation_in_chromium_on_a_512_mb_box() {
     });
     scenario("board", &mut failed, || board(&alice, &bob, &url));
     scenario("chat", &mut failed, || chat(&alice, &bob, &url));
+    scenario("chat with an account", &mut failed, || {
+        chat_account(&alice, &bob, &url)
+    });
     drop((alice, bob));
     std::thread::sleep(WIKI_SETTLE.saturating_sub(saved.elapsed()));
     b.stop();
