@@ -34,7 +34,7 @@ image: deps build
 # The integration test binaries run two at a time (tests/run-integration.sh).
 test: deps lint
 	$(CARGO) test --locked --workspace --lib --bins
-	$(CARGO) test --locked -p clic-agora --test '*'
+	$(CARGO) test --locked -p clic-agora -p clic-admin --test '*'
 	bash tests/run-integration.sh --include-ignored --test-threads=2 --skip extra_boot_
 
 # Build the default spec for every board profile and run the static boot

@@ -875,11 +875,16 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         let root = RootFs::extract(img, root_start);
         assert_eq!(root.cat("/etc/machine-id").trim(), fbl.machine_id);
         check_shadow(&root.cat("/etc/shadow"), &fbl.password);
-        // The web login's hash (agora's moderation): sha512-crypt of the
-        // same password, made on this card.
+        // The web login's hash (agora's moderation, the admin console):
+        // the admin account's own hash (yescrypt, as chpasswd makes it).
         let web = root.cat("/var/lib/clic/admin-web.hash");
         let web = web.trim();
-        assert!(web.starts_with("$6$rounds="), "web login hash: {web}");
+        assert!(web.starts_with("$y$"), "web login hash: {web}");
+        let shadow = root.cat("/etc/shadow");
+        assert!(
+            shadow.lines().any(|l| l.split(':').nth(1) == Some(web)),
+            "the web login hash is not the admin account's"
+        );
         assert_eq!(
             crypt(&fbl.password, web),
             web,

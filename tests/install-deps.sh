@@ -35,6 +35,8 @@ pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       bmap-tools xz-utils gnupg apt-utils procps python3-pip
       # tests/cli.rs renders the man pages (`man -l`).
       man-db groff-base
+      # box/poster's tests read the Wi-Fi poster's QR codes (rsvg-convert, zbarimg).
+      librsvg2-bin zbar-tools
       # The host's dpkg-deb run inside emulated trees (builder/src/rootfs/native.rs).
       patchelf
       # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).

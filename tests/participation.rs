@@ -29,6 +29,8 @@
 //! deps`); the box test needs root, the Debian mirror and minutes, so they
 //! are `#[ignore]`d for a plain `cargo test`; `make test` runs them.
 
+#[path = "participation/admin.rs"]
+mod admin;
 mod common;
 
 use std::io::{Read, Write};
@@ -1213,7 +1215,43 @@ fn participation_in_chromium_on_a_512_mb_box() {
     dave.scroll_to("#results");
     dave.screenshot("poll-after-power-cut");
     drop(dave);
-    b.stop();
+
+    // The admin console, on the same boot; it ends with a safe shutdown.
+    let eve = phone("eve", &b);
+    let password = admin::password_from_card(&img);
+    let logged_in = scenario("admin login", &mut failed, || {
+        admin::login(&eve, &site(), &password)
+    });
+    if logged_in {
+        let url = site();
+        scenario("admin status", &mut failed, || admin::status(&eve, &url));
+        scenario("admin Wi-Fi change", &mut failed, || {
+            admin::wifi_change(&eve, &url)
+        });
+        let mut since = None;
+        scenario("admin Wi-Fi change not confirmed", &mut failed, || {
+            since = Some(admin::unconfirmed_change(&eve, &url))
+        });
+        scenario("admin clock", &mut failed, || admin::clock(&eve, &url));
+        scenario("admin diagnostics", &mut failed, || {
+            admin::diagnostics(&b, &eve, &url)
+        });
+        scenario("admin poster", &mut failed, || admin::poster(&eve, &url));
+        if let Some(since) = since {
+            scenario("admin rollback", &mut failed, || {
+                admin::rollback_check(&eve, &url, since)
+            });
+        }
+        scenario("admin password change", &mut failed, || {
+            admin::password_change(&eve, &url, &password);
+        });
+        scenario("admin power off", &mut failed, || {
+            admin::power_off(b, &eve, &url)
+        });
+    } else {
+        b.stop();
+    }
+    drop(eve);
     println!(
         "participation: all done after {} s",
         started.elapsed().as_secs()

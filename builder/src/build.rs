@@ -47,6 +47,8 @@ pub struct BuildOutput {
     pub steps: Vec<(String, Duration)>,
     /// `.img.bmap`, `.img.zst`, `os_list.json`, `SHA256SUMS`.
     pub release: crate::artifact::release::Published,
+    /// `NAME.poster.html`, for an image with the hotspot layer.
+    pub poster: Option<PathBuf>,
 }
 
 /// Free space left in the root filesystem when the profile names none.
@@ -619,7 +621,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // all under temporary names, then moved into place together.
     steps.start("artifacts", "bmap, zstd, checksums and manifest");
     let (size, sha256) = hash_file(image_tmp.path())?;
-    let release = crate::artifact::release::prepare(
+    let mut release = crate::artifact::release::prepare(
         image_tmp.path(),
         &image_name,
         &opts.out_dir,
@@ -687,6 +689,16 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         manifest::to_json(&manifest_data).as_bytes(),
     )
     .map_err(io("writing the manifest"))?;
+    let poster = crate::artifact::poster::render(&r.settings, &r.hostname)
+        .map_err(|e| BuildError::Internal(format!("making the Wi-Fi poster: {e}")))?;
+    let poster = match poster {
+        Some(html) => {
+            let name = crate::artifact::poster::file_name(&r.name);
+            release.add_file(&name, html.as_bytes())?;
+            Some(opts.out_dir.join(name))
+        }
+        None => None,
+    };
     let image_path = opts.out_dir.join(&image_name);
     let os_list =
         (!profile.imager_devices.is_empty()).then(|| crate::artifact::release::OsListSource {
@@ -722,6 +734,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
         manifest_data,
         steps: steps.done,
         release,
+        poster,
     })
 }
 

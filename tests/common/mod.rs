@@ -428,6 +428,21 @@ impl RunningBox {
         String::from_utf8_lossy(&raw).into_owned()
     }
 
+    /// Wait up to `timeout` for the box to end by itself (shut down from
+    /// inside: QEMU exits, then `clic boot`); whether it did, and the
+    /// serial log. If it did not, it is stopped.
+    pub fn wait_for_end(mut self, timeout: Duration) -> (bool, String) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return (true, self.serial());
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        self.interrupt();
+        (false, self.serial())
+    }
+
     /// Stop the box; the whole serial log (written out once QEMU is gone).
     pub fn stop(mut self) -> String {
         self.interrupt();

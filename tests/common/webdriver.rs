@@ -498,6 +498,25 @@ pub fn processes_naming(path: &Path) -> Vec<i32> {
 }
 
 impl<'a> Element<'a> {
+    /// A PNG of this element alone (scrolled into view), saved as
+    /// `artifacts/NAME-WHAT.png`; its path.
+    pub fn screenshot(&self, what: &str) -> PathBuf {
+        let file = self.b.artifacts.join(format!("{}-{what}.png", self.b.name));
+        let v = self.b.must(
+            &format!("screenshot of `{}`", self.css),
+            "GET",
+            &format!("/element/{}/screenshot", self.id),
+            None,
+        );
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().unwrap_or(""))
+            .unwrap_or_else(|e| self.b.fail(&format!("screenshot is not base64: {e}")));
+        assert!(png.starts_with(b"\x89PNG"), "screenshot is not a PNG");
+        std::fs::write(&file, png).unwrap();
+        println!("screenshot: {}", file.display());
+        file
+    }
+
     pub fn click(&self) {
         self.b.must(
             &format!("click `{}`", self.css),

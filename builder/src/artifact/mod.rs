@@ -1,5 +1,6 @@
 //! Artifacts written next to an image: the manifest, the block map, the
-//! compressed image, the checksums and the Raspberry Pi Imager list.
+//! compressed image, the checksums, the Raspberry Pi Imager list and the
+//! Wi-Fi poster.
 
 pub mod bmap;
 pub mod compress;
@@ -7,5 +8,6 @@ pub mod fsmap;
 pub mod manifest;
 pub mod mapping;
 pub mod oslist;
+pub mod poster;
 pub mod release;
 pub mod sums;

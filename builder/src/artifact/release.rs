@@ -1,5 +1,6 @@
 //! The release files of an image, written next to it: `NAME.img.bmap`,
-//! `NAME.img.zst`, `os_list.json` (Pi boards) and `SHA256SUMS`. Each is
+//! `NAME.img.zst`, `os_list.json` (Pi boards), the small files a build
+//! adds (the Wi-Fi poster) and `SHA256SUMS`. Each is
 //! written under a temporary name in the output directory and renamed
 //! when all are complete, `SHA256SUMS` last; on an error or Ctrl-C the
 //! temporary files are removed (they are `NamedTempFile`s).
@@ -40,6 +41,8 @@ pub struct Pending {
     image: ArtifactInfo,
     bmap: (NamedTempFile, ArtifactInfo),
     zst: (NamedTempFile, ArtifactInfo),
+    /// Files added with [`Pending::add_file`]: file, name, sha256.
+    extra: Vec<(NamedTempFile, String, String)>,
 }
 
 /// What the `os_list.json` entry needs besides the files.
@@ -160,6 +163,7 @@ pub fn prepare(
                 mapped: None,
             },
         ),
+        extra: Vec::new(),
     })
 }
 
@@ -178,10 +182,21 @@ impl Pending {
         vec![self.image.clone(), self.zst.1.clone(), self.bmap.1.clone()]
     }
 
+    /// Write `contents` under a temporary name now, to be published as
+    /// `name` (listed in `SHA256SUMS`, moved into place with the rest).
+    pub fn add_file(&mut self, name: &str, contents: &[u8]) -> Result<(), ReleaseError> {
+        let mut tmp = temp(&self.out_dir, name)?;
+        tmp.write_all(contents)
+            .map_err(io(format!("writing {name}")))?;
+        self.extra
+            .push((tmp, name.to_owned(), sums::sha256_hex(contents)));
+        Ok(())
+    }
+
     /// Write `os_list.json` (when `os_list` is given) and `SHA256SUMS`,
     /// then move everything into place: the bmap, the `.zst`, the image
-    /// (when it is still a temporary file), the manifest, `os_list.json`,
-    /// and `SHA256SUMS` last.
+    /// (when it is still a temporary file), the manifest, the added files,
+    /// `os_list.json`, and `SHA256SUMS` last.
     pub fn publish(
         self,
         image_tmp: Option<NamedTempFile>,
@@ -197,6 +212,9 @@ impl Pending {
         if let Some((tmp, name)) = &manifest {
             let (_, sum) = sums::sha256_file(tmp.path()).map_err(io("reading the manifest"))?;
             entries.push((name.clone(), sum));
+        }
+        for (_, name, sum) in &self.extra {
+            entries.push((name.clone(), sum.clone()));
         }
         let os_list_tmp = match os_list {
             Some(src) => {
@@ -255,6 +273,9 @@ impl Pending {
         if let Some((tmp, name)) = manifest {
             put(tmp, &name)?;
         }
+        for (tmp, name, _) in self.extra {
+            put(tmp, &name)?;
+        }
         let os_list = match os_list_tmp {
             Some(tmp) => Some(put(tmp, oslist::FILE)?),
             None => None,
@@ -266,5 +287,53 @@ impl Pending {
             os_list,
             sums,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_added_file_is_published_and_listed_in_the_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("x.img");
+        let mut bytes = vec![0u8; 1 << 20];
+        bytes[..4].copy_from_slice(b"CLIC");
+        fs::write(&image, &bytes).unwrap();
+        let mut pending = prepare(&image, "x.img", dir.path(), None).unwrap();
+        pending
+            .add_file("x.poster.html", b"<p>poster</p>\n")
+            .unwrap();
+        let published = pending.publish(None, None, None).unwrap();
+
+        let poster = dir.path().join("x.poster.html");
+        assert_eq!(fs::read(&poster).unwrap(), b"<p>poster</p>\n");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&poster).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        let listed = sums::parse(&fs::read_to_string(&published.sums).unwrap());
+        assert_eq!(
+            listed.get("x.poster.html").map(String::as_str),
+            Some(sums::sha256_hex(b"<p>poster</p>\n").as_str())
+        );
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "SHA256SUMS",
+                "x.img",
+                "x.img.bmap",
+                "x.img.zst",
+                "x.poster.html"
+            ],
+            "no temporary file left"
+        );
     }
 }

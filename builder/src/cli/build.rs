@@ -9,8 +9,9 @@ use crate::rootfs::Cache;
 pub struct BuildArgs {
     /// The image spec (TOML)
     pub spec: PathBuf,
-    /// Output directory for NAME.img, NAME.manifest.json and the release
-    /// files (NAME.img.zst, NAME.img.bmap, SHA256SUMS, os_list.json)
+    /// Output directory for NAME.img, NAME.manifest.json, the release
+    /// files (NAME.img.zst, NAME.img.bmap, SHA256SUMS, os_list.json) and
+    /// the Wi-Fi poster (NAME.poster.html)
     #[arg(long, short, default_value = "out")]
     pub out: PathBuf,
     /// Build for this board instead of the spec's
@@ -46,7 +47,8 @@ pub struct BuildReport {
     pub board: String,
     pub arch: String,
     /// Every file written: the image, its `.zst` and `.bmap`, the
-    /// manifest, `os_list.json` (Pi boards), `SHA256SUMS`.
+    /// manifest, `os_list.json` (Pi boards), the Wi-Fi poster (images
+    /// with the hotspot layer), `SHA256SUMS`.
     pub artifacts: Vec<Artifact>,
     /// Seconds each build step took, in order.
     pub steps: Vec<Step>,
@@ -54,7 +56,8 @@ pub struct BuildReport {
 
 #[derive(Debug, Serialize)]
 pub struct Artifact {
-    /// `image`, `zstd`, `bmap`, `manifest`, `os_list` or `sha256sums`.
+    /// `image`, `zstd`, `bmap`, `manifest`, `os_list`, `poster` or
+    /// `sha256sums`.
     pub kind: String,
     pub path: String,
     pub size: u64,
@@ -86,6 +89,7 @@ impl BuildReport {
         let small = [
             ("manifest", Some(&out.manifest)),
             ("os_list", out.release.os_list.as_ref()),
+            ("poster", out.poster.as_ref()),
             ("sha256sums", Some(&out.release.sums)),
         ];
         for (kind, path) in small {
@@ -175,6 +179,7 @@ mod tests {
                 os_list: None,
                 sums: put("SHA256SUMS", "sums\n"),
             },
+            poster: Some(put("x.poster.html", "<!DOCTYPE html>\n")),
             manifest_data: m.clone(),
         };
         let v = serde_json::to_value(BuildReport::new(&out, dir.path()).unwrap()).unwrap();
@@ -192,7 +197,9 @@ mod tests {
             ]
         );
         let arts = v["artifacts"].as_array().unwrap();
-        assert_eq!(arts.len(), m.artifacts.len() + 2);
+        assert_eq!(arts.len(), m.artifacts.len() + 3);
+        let kinds: Vec<&str> = arts.iter().filter_map(|a| a["kind"].as_str()).collect();
+        assert_eq!(kinds[kinds.len() - 2..], ["poster", "sha256sums"]);
         for a in arts {
             let keys: Vec<&String> = a.as_object().unwrap().keys().collect();
             assert_eq!(keys, ["kind", "path", "sha256", "size"]);

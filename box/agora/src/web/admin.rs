@@ -1,4 +1,5 @@
-//! Moderation: login against the sha512-crypt hash file, hide/unhide/delete,
+//! Moderation: login against the admin password's hash file (checked by
+//! the system's crypt(3): yescrypt or sha512-crypt), hide/unhide/delete,
 //! backup download and restore upload.
 
 use super::pages::{csrf, layout};
@@ -20,7 +21,7 @@ fn admin_hash(app: &App) -> Option<String> {
     let path = app.cfg.admin_hash.as_ref()?;
     let s = std::fs::read_to_string(path).ok()?;
     let line = s.lines().next()?.trim().to_string();
-    line.starts_with("$6$").then_some(line)
+    line.starts_with('$').then_some(line)
 }
 
 fn forbidden() -> Fail {
@@ -116,9 +117,11 @@ pub async fn login(
     let password = f.get("password").unwrap_or("").to_string();
     // Thousands of rounds take a while on a Pi Zero: off the serving thread.
     let ok = !password.is_empty()
-        && tokio::task::spawn_blocking(move || sha_crypt::sha512_check(&password, &hash).is_ok())
-            .await
-            .unwrap_or(false);
+        && tokio::task::spawn_blocking(move || {
+            clic_login::crypt::verify(&password, &hash).unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
     if !ok {
         eprintln!("agora: admin login refused");
         return Err(Fail::new(StatusCode::FORBIDDEN, "err_login"));

@@ -1,0 +1,133 @@
+//! The console's words, French first, English too. Pure.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        }
+    }
+    pub fn parse(s: &str) -> Option<Lang> {
+        match s {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+}
+
+/// (key, French, English)
+const WORDS: &[(&str, &str, &str)] = &[
+    ("title", "Administration de la boîte", "Box administration"),
+    ("lang_switch", "English", "Français"),
+    ("password", "Mot de passe administrateur", "Administrator password"),
+    ("password_where", "Il est sur la carte SD (fichier clic-admin-password.txt) et à l'écran de la boîte au premier démarrage.", "It is on the SD card (file clic-admin-password.txt) and on the box's screen at first boot."),
+    ("login", "Se connecter", "Log in"),
+    ("logout", "Se déconnecter", "Log out"),
+    ("err_login", "Mot de passe incorrect.", "Wrong password."),
+    ("err_wait", "Trop d'essais : attendez {} s avant de réessayer.", "Too many attempts: wait {} s before trying again."),
+    ("err_reach", "Cette page n'est ouverte qu'aux appareils du réseau local de la boîte.", "This page is only open to devices on the box's local network."),
+    ("err_csrf", "Formulaire périmé ou venu d'ailleurs : rechargez la page et recommencez.", "Stale form or one from elsewhere: reload the page and try again."),
+    ("err_login_needed", "Connectez-vous d'abord.", "Log in first."),
+    ("err_bad_request", "Requête incorrecte.", "Bad request."),
+    ("err_internal", "Erreur interne de la boîte (détails dans le journal).", "Internal error of the box (details in the log)."),
+    ("err_not_found", "Page introuvable.", "Page not found."),
+    ("back", "Retour", "Back"),
+    ("status", "État de la boîte", "Box status"),
+    ("services", "Services", "Services"),
+    ("up", "en marche", "running"),
+    ("down", "arrêté", "stopped"),
+    ("restart", "Redémarrer", "Restart"),
+    ("restarted", "Service redémarré :", "Service restarted:"),
+    ("wifi_clients", "Appareils connectés au Wi-Fi", "Devices on the Wi-Fi"),
+    ("now", "maintenant", "now"),
+    ("today", "sur 24 h", "last 24 h"),
+    ("disk", "Carte / disque", "Card / disk"),
+    ("free", "libres sur", "free of"),
+    ("disk_low", "Presque plein : libérez de la place.", "Nearly full: free some space."),
+    ("memory", "Mémoire disponible", "Memory available"),
+    ("temperature", "Température", "Temperature"),
+    ("uptime", "Allumée depuis", "Up for"),
+    ("load", "Charge", "Load"),
+    ("image", "Image", "Image"),
+    ("clock", "Horloge", "Clock"),
+    ("clock_help", "Sans internet ni pile d'horloge, la boîte ne connaît pas l'heure : donnez-lui celle de votre téléphone.", "Without internet or a clock battery the box does not know the time: give it your phone's."),
+    ("clock_set", "Mettre la boîte à cette heure", "Set the box to this time"),
+    ("clock_done", "Horloge réglée :", "Clock set:"),
+    ("err_clock", "Date ou heure invalide.", "Invalid date or time."),
+    ("settings", "Réglages", "Settings"),
+    ("ssid", "Nom du réseau Wi-Fi", "Wi-Fi network name"),
+    ("passphrase", "Mot de passe du Wi-Fi (vide : le garder)", "Wi-Fi password (empty: keep it)"),
+    ("open", "Réseau ouvert, sans mot de passe", "Open network, no password"),
+    ("channel", "Canal", "Channel"),
+    ("country", "Pays (deux lettres)", "Country (two letters)"),
+    ("timezone", "Fuseau horaire", "Time zone"),
+    ("save", "Enregistrer", "Save"),
+    ("nothing_changed", "Rien n'a changé.", "Nothing changed."),
+    ("refused", "Réglage refusé, rien n'a été changé :", "Setting refused, nothing was changed:"),
+    ("applied", "Réglages appliqués.", "Settings applied."),
+    ("confirm_help", "Le Wi-Fi redémarre. Reconnectez votre téléphone au réseau « {} », rouvrez cette page et confirmez dans la minute : sinon la boîte revient d'elle-même à l'ancien réglage.", "The Wi-Fi restarts. Reconnect your phone to the network \"{}\", open this page again and confirm within a minute: otherwise the box goes back to the old setting by itself."),
+    ("confirm", "Confirmer le nouveau Wi-Fi", "Confirm the new Wi-Fi"),
+    ("confirmed", "Nouveau Wi-Fi confirmé.", "New Wi-Fi confirmed."),
+    ("pending", "Changement de Wi-Fi à confirmer", "Wi-Fi change to confirm"),
+    ("change_password", "Changer le mot de passe administrateur", "Change the administrator password"),
+    ("current_password", "Mot de passe actuel", "Current password"),
+    ("new_password", "Nouveau mot de passe (10 caractères au moins)", "New password (at least 10 characters)"),
+    ("again", "Nouveau mot de passe, encore", "New password, again"),
+    ("err_password_short", "Le nouveau mot de passe doit avoir de 10 à 128 caractères, sans retour à la ligne.", "The new password must have 10 to 128 characters, no line break."),
+    ("err_password_differ", "Les deux nouveaux mots de passe diffèrent.", "The two new passwords differ."),
+    ("password_changed", "Mot de passe changé. Le fichier clic-admin-password.txt de la carte ne le contient pas : notez-le.", "Password changed. The card's clic-admin-password.txt file does not hold it: write it down."),
+    ("participation", "Participation", "Participation"),
+    ("agora_admin", "Modérer les sondages et tableaux, sauvegarder, restaurer", "Moderate polls and boards, back up, restore"),
+    ("power", "Alimentation", "Power"),
+    ("reboot", "Redémarrer la boîte", "Restart the box"),
+    ("poweroff", "Éteindre proprement", "Shut down safely"),
+    ("rebooting", "La boîte redémarre : revenez dans deux minutes.", "The box is restarting: come back in two minutes."),
+    ("powering_off", "La boîte s'éteint. Attendez 20 secondes (la lumière verte ne clignote plus) avant de la débrancher.", "The box is shutting down. Wait 20 seconds (the green light stops blinking) before unplugging it."),
+    ("poster", "Affiche Wi-Fi à imprimer", "Wi-Fi poster to print"),
+    ("diagnostics", "Diagnostic (journal et réglages, sans secrets) à envoyer à qui vous aide", "Diagnostics (log and settings, no secrets) to send to whoever helps you"),
+    ("days", "j", "d"),
+];
+
+pub fn t(l: Lang, key: &str) -> &'static str {
+    WORDS
+        .iter()
+        .find(|w| w.0 == key)
+        .map(|w| match l {
+            Lang::Fr => w.1,
+            Lang::En => w.2,
+        })
+        .unwrap_or("?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_word_in_both_languages() {
+        for (k, fr, en) in WORDS {
+            assert!(!fr.is_empty() && !en.is_empty(), "{k}");
+            assert_eq!(fr.matches("{}").count(), en.matches("{}").count(), "{k}");
+        }
+        let mut keys: Vec<&str> = WORDS.iter().map(|w| w.0).collect();
+        keys.sort_unstable();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(n, keys.len(), "a key twice");
+    }
+}

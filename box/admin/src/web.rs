@@ -1,0 +1,1137 @@
+//! The console's pages. Every answer goes through [`guard`]: who may reach
+//! it (reach), who is logged in (session cookie), the language; every
+//! POST checks the origin and a CSRF token tied to the session (or, for
+//! the login form, to a pre-login cookie).
+
+use crate::actions::{self, Applied};
+use crate::config::Config;
+use crate::delay_wait_text;
+use crate::status;
+use crate::text::{t, Lang};
+use crate::wifi;
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Form, Router};
+use clic_login::delay::Delay;
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const SESSION_TTL: Duration = Duration::from_secs(2 * 3600);
+const SESSION_COOKIE: &str = "clic_admin";
+const PRE_COOKIE: &str = "clic_admin_pre";
+
+pub struct App {
+    pub cfg: Config,
+    secret: String,
+    sessions: Mutex<HashMap<String, Instant>>,
+    delay: Mutex<Delay>,
+    start: Instant,
+}
+
+pub type AppState = Arc<App>;
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl App {
+    pub fn new(cfg: Config) -> std::io::Result<App> {
+        Ok(App {
+            cfg,
+            secret: crate::sys::random_hex(32)?,
+            sessions: Mutex::new(HashMap::new()),
+            delay: Mutex::new(Delay::new()),
+            start: Instant::now(),
+        })
+    }
+
+    fn token_for(&self, what: &str) -> String {
+        let h = Sha256::digest(format!("{}:{what}", self.secret));
+        h.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn session_ok(&self, token: &str) -> bool {
+        let mut s = lock(&self.sessions);
+        let now = Instant::now();
+        s.retain(|_, exp| *exp > now);
+        s.contains_key(token)
+    }
+
+    fn now(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    fn base(&self) -> &str {
+        &self.cfg.base
+    }
+}
+
+/// What every handler knows.
+#[derive(Clone, Debug)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub ip: IpAddr,
+    /// The session token, when logged in.
+    pub session: Option<String>,
+    /// The pre-login cookie (made for this answer when missing).
+    pub pre: String,
+    pub new_pre: bool,
+    /// The CSRF token the forms carry.
+    pub csrf: String,
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn is_token(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The client: nginx's `X-Real-IP`, believed only from the box itself.
+fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
+    if peer.ip().is_loopback() {
+        if let Some(ip) = headers
+            .get("x-real-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
+            return ip;
+        }
+    }
+    peer.ip()
+}
+
+fn host_of(url: &str) -> &str {
+    let s = url.split_once("://").map_or(url, |(_, r)| r);
+    s.split('/').next().unwrap_or(s)
+}
+
+/// A POST must come from a page of the box itself.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    if let Some(site) = get("sec-fetch-site") {
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
+    }
+    match (get("origin"), get("host")) {
+        (Some("null"), _) => get("sec-fetch-site") == Some("same-origin"),
+        (Some(o), Some(h)) => host_of(o).eq_ignore_ascii_case(h),
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
+/// An answer: a page with a status (boxed: handlers return it as their
+/// error too).
+pub struct Page(Box<PageInner>);
+
+pub struct PageInner {
+    status: StatusCode,
+    title: &'static str,
+    body: Markup,
+    ctx: Ctx,
+    base: String,
+    extra_cookies: Vec<String>,
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let this = *self.0;
+        this.into_response()
+    }
+}
+
+impl IntoResponse for PageInner {
+    fn into_response(self) -> Response {
+        let l = self.ctx.lang;
+        let base = &self.base;
+        let page = html! {
+            (DOCTYPE)
+            html lang=(l.code()) {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width, initial-scale=1";
+                    meta name="robots" content="noindex";
+                    title { (self.title) " · " (t(l, "title")) }
+                    style { (maud::PreEscaped(CSS)) }
+                }
+                body {
+                    header.top {
+                        a.brand href={ (base) "/" } { (t(l, "title")) }
+                        a #lang-switch href={ (base) "/?lang=" (l.other().code()) } lang=(l.other().code()) { (t(l, "lang_switch")) }
+                    }
+                    main { (self.body) }
+                    script { (maud::PreEscaped(JS)) }
+                }
+            }
+        };
+        let mut r = (self.status, Html(page.into_string())).into_response();
+        let h = r.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(
+            "content-security-policy",
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
+        );
+        h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        let path = if base.is_empty() { "/" } else { base.as_str() };
+        let mut cookies = self.extra_cookies;
+        if self.ctx.new_pre {
+            cookies.push(format!(
+                "{PRE_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict",
+                self.ctx.pre
+            ));
+        }
+        for c in cookies {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                h.append(header::SET_COOKIE, v);
+            }
+        }
+        r
+    }
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f2;line-height:1.45}\
+header.top{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1rem;background:#1d5c3f}\
+header.top a{color:#fff;font-weight:600}main{max-width:42rem;margin:0 auto;padding:1rem}\
+section{background:#fff;border-radius:.5rem;padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}\
+h1{font-size:1.4rem}h2{font-size:1.15rem;margin:.2rem 0 .6rem}label{display:block;margin:.6rem 0 .2rem;font-weight:600}\
+input[type=text],input[type=password],input[type=number],input[type=datetime-local]{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #777;border-radius:.3rem}\
+button{margin-top:.7rem;padding:.6rem 1rem;font-size:1rem;border:0;border-radius:.3rem;background:#1d5c3f;color:#fff}\
+button.danger{background:#9b1c1c}.notice{padding:.6rem;border-radius:.3rem;background:#fff4d6;border:1px solid #b58a00}\
+.error{padding:.6rem;border-radius:.3rem;background:#fde8e8;border:1px solid #9b1c1c}.ok{padding:.6rem;border-radius:.3rem;background:#e3f4ea;border:1px solid #1d5c3f}\
+table{width:100%;border-collapse:collapse}td{padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:middle}\
+td form button{margin:0;padding:.3rem .6rem;font-size:.9rem}.up{color:#1d5c3f;font-weight:600}.down{color:#9b1c1c;font-weight:600}\
+.check label{display:inline;font-weight:400}";
+
+/// The phone's clock fills the clock form (without JavaScript the admin types it).
+const JS: &str = "(function(){var f=document.getElementById('clock-form');if(!f)return;\
+var d=new Date();function p(n){return(n<10?'0':'')+n}\
+var e=document.getElementById('clock-epoch');if(e)e.value=Math.floor(d.getTime()/1000);\
+var l=document.getElementById('clock-local');if(l&&!l.value)l.value=d.getFullYear()+'-'+p(d.getMonth()+1)+'-'+p(d.getDate())+'T'+p(d.getHours())+':'+p(d.getMinutes());\
+if(l)l.addEventListener('input',function(){if(e)e.value=''})})();";
+
+fn page(ctx: &Ctx, app: &App, status: StatusCode, title: &'static str, body: Markup) -> Page {
+    Page(Box::new(PageInner {
+        status,
+        title,
+        body,
+        ctx: ctx.clone(),
+        base: app.base().to_string(),
+        extra_cookies: Vec::new(),
+    }))
+}
+
+fn message(ctx: &Ctx, app: &App, status: StatusCode, class: &str, text: &str) -> Page {
+    let l = ctx.lang;
+    page(
+        ctx,
+        app,
+        status,
+        t(l, "title"),
+        html! {
+            p #message .(class) role=(if class == "error" { "alert" } else { "status" }) { (text) }
+            p { a #back href={ (app.base()) "/" } { (t(l, "back")) } }
+        },
+    )
+}
+
+fn csrf_field(ctx: &Ctx) -> Markup {
+    html! { input type="hidden" name="csrf" value=(ctx.csrf); }
+}
+
+/// Reach, language, session, CSRF token: before every handler.
+async fn guard(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0)
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let ip = client_ip(peer, headers);
+    let asked = req.uri().query().and_then(|q| {
+        q.split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .and_then(|(_, v)| Lang::parse(v))
+    });
+    let lang = asked
+        .or_else(|| cookie(headers, "clic_admin_lang").and_then(Lang::parse))
+        .unwrap_or(app.cfg.lang);
+    let session = cookie(headers, SESSION_COOKIE)
+        .filter(|s| is_token(s) && app.session_ok(s))
+        .map(str::to_string);
+    let (pre, new_pre) = match cookie(headers, PRE_COOKIE).filter(|s| is_token(s)) {
+        Some(p) => (p.to_string(), false),
+        None => (crate::sys::random_hex(16).unwrap_or_default(), true),
+    };
+    let csrf = app.token_for(session.as_deref().unwrap_or(&pre));
+    let ctx = Ctx {
+        lang,
+        ip,
+        session,
+        pre,
+        new_pre,
+        csrf,
+    };
+    if !crate::reach::allowed(ip, app.cfg.reach, app.cfg.hotspot()) {
+        eprintln!("clic-admin: refused a client outside its reach");
+        return message(
+            &ctx,
+            &app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(lang, "err_reach"),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(ctx);
+    let mut r = next.run(req).await;
+    if let Some(l) = asked {
+        let path = if app.base().is_empty() {
+            "/"
+        } else {
+            app.base()
+        };
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "clic_admin_lang={}; Path={path}; Max-Age=31536000; SameSite=Strict",
+            l.code()
+        )) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    r
+}
+
+/// A POST's checks: origin, then CSRF token; a logged-in session unless `login`.
+fn post_ok(app: &App, ctx: &Ctx, headers: &HeaderMap, csrf: &str, login: bool) -> Result<(), Page> {
+    if !login && ctx.session.is_none() {
+        return Err(message(
+            ctx,
+            app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(ctx.lang, "err_login_needed"),
+        ));
+    }
+    if !same_origin(headers) || csrf != ctx.csrf {
+        return Err(message(
+            ctx,
+            app,
+            StatusCode::BAD_REQUEST,
+            "error",
+            t(ctx.lang, "err_csrf"),
+        ));
+    }
+    Ok(())
+}
+
+pub fn router(app: AppState) -> Router {
+    let base = app.cfg.base.clone();
+    let r = |p: &str| format!("{base}{p}");
+    let mut routes = Router::new()
+        .route(&r("/"), get(home))
+        .route(&r("/login"), post(login))
+        .route(&r("/logout"), post(logout))
+        .route(&r("/restart"), post(restart))
+        .route(&r("/settings"), post(settings))
+        .route(&r("/confirm"), post(confirm))
+        .route(&r("/clock"), post(clock))
+        .route(&r("/password"), post(password))
+        .route(&r("/power"), post(power))
+        .route(&r("/poster"), get(poster))
+        .route(&r("/diagnostics"), get(diagnostics));
+    if !base.is_empty() {
+        routes = routes.route(&base, get(to_slash));
+    }
+    routes
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guard))
+        .with_state(app)
+}
+
+async fn to_slash(State(app): State<AppState>) -> Response {
+    (
+        StatusCode::MOVED_PERMANENTLY,
+        [(header::LOCATION, format!("{}/", app.base()))],
+    )
+        .into_response()
+}
+
+async fn not_found(State(app): State<AppState>, Extension(ctx): Extension<Ctx>) -> Page {
+    message(
+        &ctx,
+        &app,
+        StatusCode::NOT_FOUND,
+        "error",
+        t(ctx.lang, "err_not_found"),
+    )
+}
+
+fn login_page(app: &App, ctx: &Ctx, status: StatusCode, note: Option<(&str, String)>) -> Page {
+    let l = ctx.lang;
+    let base = app.base();
+    page(
+        ctx,
+        app,
+        status,
+        t(l, "login"),
+        html! {
+            h1 { (t(l, "title")) " · " (app.cfg.box_name) }
+            @if let Some((class, text)) = &note {
+                p #message .(class) role="alert" { (text) }
+            }
+            form #login-form method="post" action={ (base) "/login" } {
+                (csrf_field(ctx))
+                label for="password" { (t(l, "password")) }
+                input #password name="password" type="password" required autocomplete="current-password";
+                button #login type="submit" { (t(l, "login")) }
+            }
+            p { small { (t(l, "password_where")) } }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+async fn login(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, true)?;
+    let l = ctx.lang;
+    if let Err(left) = lock(&app.delay).check(ctx.ip, app.now()) {
+        let text = delay_wait_text(t(l, "err_wait"), left);
+        return Ok(login_page(
+            &app,
+            &ctx,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(("error", text)),
+        )
+        .into_response());
+    }
+    let hash = actions::shadow_hash(&app.cfg).unwrap_or_default();
+    let password = f.password;
+    let ok = tokio::task::spawn_blocking(move || {
+        clic_login::crypt::verify(&password, &hash).unwrap_or_else(|e| {
+            eprintln!("clic-admin: {e}");
+            false
+        })
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        let wait = lock(&app.delay).failed(ctx.ip, app.now());
+        eprintln!("clic-admin: login refused");
+        let mut text = t(l, "err_login").to_string();
+        if wait > 0.0 {
+            text = format!("{text} {}", delay_wait_text(t(l, "err_wait"), wait));
+        }
+        return Ok(
+            login_page(&app, &ctx, StatusCode::FORBIDDEN, Some(("error", text))).into_response(),
+        );
+    }
+    lock(&app.delay).succeeded(ctx.ip);
+    let token = crate::sys::random_hex(16).map_err(|_| internal(&app, &ctx))?;
+    lock(&app.sessions).insert(token.clone(), Instant::now() + SESSION_TTL);
+    eprintln!("clic-admin: admin logged in");
+    let path = if app.base().is_empty() {
+        "/"
+    } else {
+        app.base()
+    };
+    let mut r = see_other(&app, "/");
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path={path}; Max-Age={}; HttpOnly; SameSite=Strict",
+        SESSION_TTL.as_secs()
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+fn internal(app: &App, ctx: &Ctx) -> Page {
+    message(
+        ctx,
+        app,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
+        t(ctx.lang, "err_internal"),
+    )
+}
+
+fn see_other(app: &App, to: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("{}{to}", app.base()))],
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    if let Some(s) = &ctx.session {
+        lock(&app.sessions).remove(s);
+    }
+    let path = if app.base().is_empty() {
+        "/"
+    } else {
+        app.base()
+    };
+    let mut r = see_other(&app, "/");
+    if let Ok(v) = HeaderValue::from_str(&format!("{SESSION_COOKIE}=; Path={path}; Max-Age=0")) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+fn human_bytes(b: u64) -> String {
+    let g = b as f64 / f64::from(1u32 << 30);
+    if g >= 1.0 {
+        format!("{g:.1} GB")
+    } else {
+        format!("{} MB", b >> 20)
+    }
+}
+
+fn human_duration(l: Lang, s: u64) -> String {
+    let (d, h, m) = (s / 86_400, s % 86_400 / 3600, s % 3600 / 60);
+    if d > 0 {
+        format!("{d} {} {h} h {m:02}", t(l, "days"))
+    } else {
+        format!("{h} h {m:02}")
+    }
+}
+
+fn current_timezone() -> String {
+    std::fs::read_to_string("/etc/timezone")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn current_wifi(app: &App) -> Option<wifi::Wifi> {
+    std::fs::read_to_string(&app.cfg.hostapd_conf)
+        .ok()
+        .map(|t| wifi::parse_hostapd(&t))
+}
+
+fn local_now() -> String {
+    let o = std::process::Command::new("date")
+        .arg("+%Y-%m-%d %H:%M %Z")
+        .output();
+    o.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+async fn home(State(app): State<AppState>, Extension(ctx): Extension<Ctx>) -> Page {
+    if ctx.session.is_none() {
+        return login_page(&app, &ctx, StatusCode::OK, None);
+    }
+    let cfg = app.cfg.clone();
+    let st = tokio::task::spawn_blocking(move || status::gather(&cfg.leases))
+        .await
+        .unwrap_or_default();
+    dashboard(&app, &ctx, &st, None)
+}
+
+fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, String)>) -> Page {
+    let l = ctx.lang;
+    let base = app.base();
+    let wifi = current_wifi(app);
+    let tz = current_timezone();
+    let pending = actions::pending(&app.cfg);
+    page(
+        ctx,
+        app,
+        StatusCode::OK,
+        t(l, "status"),
+        html! {
+            h1 { (app.cfg.box_name) }
+            @if let Some((class, text)) = &note {
+                p #message .(class) role="status" { (text) }
+            }
+            @if pending {
+                section #pending .notice {
+                    h2 { (t(l, "pending")) }
+                    form method="post" action={ (base) "/confirm" } {
+                        (csrf_field(ctx))
+                        button #confirm type="submit" { (t(l, "confirm")) }
+                    }
+                }
+            }
+            section #status {
+                h2 { (t(l, "status")) }
+                table {
+                    tr { td { (t(l, "image")) } td #image { (app.cfg.image) } }
+                    tr { td { (t(l, "uptime")) } td #uptime { (human_duration(l, st.uptime_s)) } }
+                    tr { td { (t(l, "wifi_clients")) } td #clients {
+                        (st.stations_now.map_or("–".to_string(), |n| n.to_string())) " " (t(l, "now"))
+                        ", " (st.clients_today.map_or("–".to_string(), |n| n.to_string())) " " (t(l, "today"))
+                    } }
+                    tr { td { (t(l, "disk")) } td #disk {
+                        (human_bytes(st.disk_free)) " " (t(l, "free")) " " (human_bytes(st.disk_total))
+                        @if st.disk_low() { p #disk-low .error { (t(l, "disk_low")) } }
+                    } }
+                    tr { td { (t(l, "memory")) } td #memory { (st.mem_available_kib / 1024) " / " (st.mem_total_kib / 1024) " MB" } }
+                    @if let Some(mc) = st.temperature_mc {
+                        tr { td { (t(l, "temperature")) } td #temperature { (format!("{:.1}", mc as f64 / 1000.0)) " °C" } }
+                    }
+                    tr { td { (t(l, "load")) } td { (st.load) } }
+                }
+            }
+            section #services {
+                h2 { (t(l, "services")) }
+                table {
+                    @for s in &st.services {
+                        tr data-unit=(s.unit) {
+                            td { (s.description) br; small { (s.unit) } }
+                            td { @if s.up() { span.up { (t(l, "up")) } } @else { span.down { (t(l, "down")) " (" (s.sub) ")" } } }
+                            td { form method="post" action={ (base) "/restart" } {
+                                (csrf_field(ctx))
+                                input type="hidden" name="unit" value=(s.unit);
+                                button type="submit" aria-label={ (t(l, "restart")) " " (s.unit) } { (t(l, "restart")) }
+                            } }
+                        }
+                    }
+                }
+            }
+            section #clock {
+                h2 { (t(l, "clock")) }
+                p { span #box-time { (local_now()) } }
+                p { small { (t(l, "clock_help")) } }
+                form #clock-form method="post" action={ (base) "/clock" } {
+                    (csrf_field(ctx))
+                    input #clock-epoch type="hidden" name="epoch" value="";
+                    label for="clock-local" { (t(l, "clock")) }
+                    input #clock-local type="datetime-local" name="local";
+                    button #clock-set type="submit" { (t(l, "clock_set")) }
+                }
+            }
+            @if let Some(w) = &wifi {
+                section #settings {
+                    h2 { (t(l, "settings")) }
+                    form #settings-form method="post" action={ (base) "/settings" } {
+                        (csrf_field(ctx))
+                        label for="ssid" { (t(l, "ssid")) }
+                        input #ssid type="text" name="ssid" value=(w.ssid) required maxlength="32";
+                        label for="passphrase" { (t(l, "passphrase")) }
+                        input #passphrase type="password" name="passphrase" autocomplete="new-password" maxlength="63";
+                        p.check { input #open type="checkbox" name="open" checked[w.passphrase.is_none()]; " " label for="open" { (t(l, "open")) } }
+                        label for="channel" { (t(l, "channel")) }
+                        input #channel type="number" name="channel" value=(w.channel) min="1" max="196";
+                        label for="country" { (t(l, "country")) }
+                        input #country type="text" name="country" value=(w.country) maxlength="2" pattern="[A-Z]{2}";
+                        label for="timezone" { (t(l, "timezone")) }
+                        input #timezone type="text" name="timezone" value=(tz);
+                        button #settings-save type="submit" { (t(l, "save")) }
+                    }
+                }
+            }
+            section #account {
+                h2 { (t(l, "change_password")) }
+                form #password-form method="post" action={ (base) "/password" } {
+                    (csrf_field(ctx))
+                    label for="current" { (t(l, "current_password")) }
+                    input #current type="password" name="current" required autocomplete="current-password";
+                    label for="new" { (t(l, "new_password")) }
+                    input #new type="password" name="new" required minlength="10" maxlength="128" autocomplete="new-password";
+                    label for="again" { (t(l, "again")) }
+                    input #again type="password" name="again" required autocomplete="new-password";
+                    button #password-save type="submit" { (t(l, "change_password")) }
+                }
+            }
+            section #more {
+                @if app.cfg.agora {
+                    h2 { (t(l, "participation")) }
+                    p { a #agora-admin href="/agora/admin" { (t(l, "agora_admin")) } }
+                }
+                p { a #poster-a4 href={ (base) "/poster?paper=a4" } { (t(l, "poster")) " (A4)" } " · " a #poster-a5 href={ (base) "/poster?paper=a5" } { "A5" } }
+                p { a #diagnostics href={ (base) "/diagnostics" } { (t(l, "diagnostics")) } }
+            }
+            section #power {
+                h2 { (t(l, "power")) }
+                form method="post" action={ (base) "/power" } {
+                    (csrf_field(ctx))
+                    button #reboot type="submit" name="action" value="reboot" { (t(l, "reboot")) }
+                    " "
+                    button #poweroff .danger type="submit" name="action" value="poweroff" { (t(l, "poweroff")) }
+                }
+                form method="post" action={ (base) "/logout" } {
+                    (csrf_field(ctx))
+                    button #logout type="submit" { (t(l, "logout")) }
+                }
+            }
+        },
+    )
+}
+
+#[derive(Deserialize)]
+struct RestartForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    unit: String,
+}
+
+async fn restart(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<RestartForm>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    // Only a service the page lists.
+    let units = status::enabled_units(std::path::Path::new(
+        "/etc/systemd/system/multi-user.target.wants",
+    ));
+    if !units.contains(&f.unit) {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(ctx.lang, "err_bad_request"),
+        ));
+    }
+    actions::restart(&f.unit).map_err(|e| {
+        eprintln!("clic-admin: {e}");
+        internal(&app, &ctx)
+    })?;
+    Ok(message(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        "ok",
+        &format!("{} {}", t(ctx.lang, "restarted"), f.unit),
+    ))
+}
+
+async fn settings(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<wifi::SettingsForm>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let l = ctx.lang;
+    let now = current_wifi(&app).unwrap_or_default();
+    let (lines, hotspot) = wifi::changes(&now, &current_timezone(), &f).map_err(|e| {
+        message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            &format!("{} {e}", t(l, "refused")),
+        )
+    })?;
+    if lines.is_empty() {
+        return Ok(message(
+            &ctx,
+            &app,
+            StatusCode::OK,
+            "ok",
+            t(l, "nothing_changed"),
+        ));
+    }
+    let cfg = app.cfg.clone();
+    let outcome = tokio::task::spawn_blocking(move || actions::apply(&cfg, &lines, hotspot))
+        .await
+        .map_err(|_| internal(&app, &ctx))?
+        .map_err(|e| {
+            eprintln!("clic-admin: {e}");
+            internal(&app, &ctx)
+        })?;
+    match outcome {
+        Applied::Refused(why) => Err(page(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            t(l, "settings"),
+            html! {
+                div #message .error role="alert" {
+                    p { (t(l, "refused")) }
+                    ul #refusals { @for w in &why { li { (w) } } }
+                }
+                p { a #back href={ (app.base()) "/" } { (t(l, "back")) } }
+            },
+        )),
+        Applied::Done { hotspot: false } => {
+            Ok(message(&ctx, &app, StatusCode::OK, "ok", t(l, "applied")))
+        }
+        Applied::Done { hotspot: true } => {
+            eprintln!("clic-admin: Wi-Fi settings changed, to be confirmed");
+            Ok(page(
+                &ctx,
+                &app,
+                StatusCode::OK,
+                t(l, "settings"),
+                html! {
+                    p #message .ok role="status" { (t(l, "applied")) }
+                    p #confirm-help .notice { (t(l, "confirm_help").replace("{}", &f.ssid)) }
+                    form method="post" action={ (app.base()) "/confirm" } {
+                        (csrf_field(&ctx))
+                        button #confirm type="submit" { (t(l, "confirm")) }
+                    }
+                },
+            ))
+        }
+    }
+}
+
+async fn confirm(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    actions::confirm(&app.cfg).map_err(|_| internal(&app, &ctx))?;
+    eprintln!("clic-admin: Wi-Fi change confirmed");
+    Ok(message(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        "ok",
+        t(ctx.lang, "confirmed"),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ClockForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    epoch: String,
+    #[serde(default)]
+    local: String,
+}
+
+/// `2026-12-05T09:30` as the box's local time: seconds since the epoch,
+/// through `date -d` (which knows the box's time zone).
+fn local_to_epoch(s: &str) -> Option<i64> {
+    let ok = s.len() == 16
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 => b == b':',
+            _ => b.is_ascii_digit(),
+        });
+    if !ok {
+        return None;
+    }
+    let o = std::process::Command::new("date")
+        .args(["-d", &s.replace('T', " "), "+%s"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout).trim().parse().ok()
+}
+
+/// Dates a box can have: from 2024 to 2100.
+pub fn plausible_epoch(e: i64) -> bool {
+    (1_704_067_200..4_102_444_800).contains(&e)
+}
+
+async fn clock(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<ClockForm>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let l = ctx.lang;
+    let bad = || {
+        message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(l, "err_clock"),
+        )
+    };
+    let epoch = match f.epoch.trim() {
+        "" => local_to_epoch(f.local.trim()).ok_or_else(bad)?,
+        e => e.parse::<i64>().map_err(|_| bad())?,
+    };
+    if !plausible_epoch(epoch) {
+        return Err(bad());
+    }
+    actions::set_clock(epoch).map_err(|e| {
+        eprintln!("clic-admin: {e}");
+        internal(&app, &ctx)
+    })?;
+    eprintln!("clic-admin: clock set");
+    Ok(message(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        "ok",
+        &format!("{} {}", t(l, "clock_done"), local_now()),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    again: String,
+}
+
+/// 10 to 128 characters, no line break (chpasswd reads lines).
+pub fn password_ok(p: &str) -> bool {
+    (10..=128).contains(&p.chars().count()) && !p.contains(['\n', '\r', '\0'])
+}
+
+async fn password(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<PasswordForm>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let l = ctx.lang;
+    let refuse = |key: &str| {
+        message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(l, key),
+        )
+    };
+    if let Err(left) = lock(&app.delay).check(ctx.ip, app.now()) {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::TOO_MANY_REQUESTS,
+            "error",
+            &delay_wait_text(t(l, "err_wait"), left),
+        ));
+    }
+    let hash = actions::shadow_hash(&app.cfg).unwrap_or_default();
+    let current = f.current.clone();
+    let ok = tokio::task::spawn_blocking(move || {
+        clic_login::crypt::verify(&current, &hash).unwrap_or(false)
+    })
+    .await
+    .unwrap_or(false);
+    if !ok {
+        lock(&app.delay).failed(ctx.ip, app.now());
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(l, "err_login"),
+        ));
+    }
+    if !password_ok(&f.new) {
+        return Err(refuse("err_password_short"));
+    }
+    if f.new != f.again {
+        return Err(refuse("err_password_differ"));
+    }
+    let cfg = app.cfg.clone();
+    let new = f.new;
+    tokio::task::spawn_blocking(move || actions::change_password(&cfg, &new))
+        .await
+        .map_err(|_| internal(&app, &ctx))?
+        .map_err(|e| {
+            eprintln!("clic-admin: {e}");
+            internal(&app, &ctx)
+        })?;
+    eprintln!("clic-admin: admin password changed");
+    Ok(message(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        "ok",
+        t(l, "password_changed"),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PowerForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+}
+
+async fn power(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<PowerForm>,
+) -> Result<Page, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let l = ctx.lang;
+    let off = match f.action.as_str() {
+        "poweroff" => true,
+        "reboot" => false,
+        _ => {
+            return Err(message(
+                &ctx,
+                &app,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "error",
+                t(l, "err_bad_request"),
+            ))
+        }
+    };
+    eprintln!("clic-admin: {} asked", f.action);
+    actions::power(off);
+    Ok(message(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        "ok",
+        t(l, if off { "powering_off" } else { "rebooting" }),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PosterQuery {
+    #[serde(default)]
+    paper: String,
+}
+
+async fn poster(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<PosterQuery>,
+) -> Result<Response, Page> {
+    if ctx.session.is_none() {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(ctx.lang, "err_login_needed"),
+        ));
+    }
+    let w = current_wifi(&app).unwrap_or_default();
+    let html = crate::poster::html(&app.cfg, &w, &q.paper).map_err(|e| {
+        eprintln!("clic-admin: poster: {e}");
+        internal(&app, &ctx)
+    })?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        html,
+    )
+        .into_response())
+}
+
+async fn diagnostics(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Page> {
+    if ctx.session.is_none() {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(ctx.lang, "err_login_needed"),
+        ));
+    }
+    let cfg = app.cfg.clone();
+    let secrets: Vec<String> = current_wifi(&app)
+        .and_then(|w| w.passphrase)
+        .into_iter()
+        .collect();
+    let text = tokio::task::spawn_blocking(move || actions::diagnostics(&cfg, &secrets))
+        .await
+        .map_err(|_| internal(&app, &ctx))?;
+    let name = format!(
+        "attachment; filename=\"clic-diagnostics-{}.txt\"",
+        crate::sys::unix_now()
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_string(),
+            ),
+            (header::CONTENT_DISPOSITION, name),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_and_dates() {
+        assert!(password_ok("pain-au-levain"));
+        assert!(!password_ok("court"));
+        assert!(!password_ok("pain-au-levain\nroot:x"));
+        assert!(!password_ok(&"x".repeat(129)));
+        assert!(plausible_epoch(1_780_000_000));
+        assert!(!plausible_epoch(0));
+        assert_eq!(local_to_epoch("2026-13-05"), None);
+        assert_eq!(local_to_epoch("2026-12-05 09:30"), None);
+        assert!(local_to_epoch("2026-12-05T09:30").is_some());
+    }
+
+    #[test]
+    fn origins() {
+        let mut h = HeaderMap::new();
+        h.insert("host", HeaderValue::from_static("clic.lan"));
+        assert!(same_origin(&h));
+        h.insert("origin", HeaderValue::from_static("http://clic.lan"));
+        assert!(same_origin(&h));
+        h.insert("origin", HeaderValue::from_static("http://evil.example"));
+        assert!(!same_origin(&h));
+        h.insert("origin", HeaderValue::from_static("http://clic.lan"));
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(!same_origin(&h));
+    }
+}
