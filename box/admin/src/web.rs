@@ -83,6 +83,9 @@ pub struct Ctx {
     pub session: Option<String>,
     /// The pre-login cookie (made for this answer when missing).
     pub pre: String,
+    /// The pre-login cookie is new: the login page sets it (only that
+    /// page, so that another answer cannot replace the one a login form
+    /// was made with).
     pub new_pre: bool,
     /// The CSRF token the forms carry.
     pub csrf: String,
@@ -144,6 +147,8 @@ pub struct Page(Box<PageInner>);
 
 pub struct PageInner {
     status: StatusCode,
+    /// It holds the login form (and so sets the pre-login cookie).
+    login_form: bool,
     title: &'static str,
     body: Markup,
     ctx: Ctx,
@@ -190,10 +195,13 @@ impl IntoResponse for PageInner {
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"),
         );
         h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-        h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+        // same-origin, not no-referrer: with no-referrer a form posted from
+        // http://clic.lan (not a secure context: no Sec-Fetch-Site either)
+        // carries `Origin: null`, and the origin check could not tell.
+        h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
         let path = if base.is_empty() { "/" } else { base.as_str() };
         let mut cookies = self.extra_cookies;
-        if self.ctx.new_pre {
+        if self.ctx.new_pre && self.login_form {
             cookies.push(format!(
                 "{PRE_COOKIE}={}; Path={path}; HttpOnly; SameSite=Strict",
                 self.ctx.pre
@@ -231,6 +239,7 @@ if(l)l.addEventListener('input',function(){if(e)e.value=''})})();";
 fn page(ctx: &Ctx, app: &App, status: StatusCode, title: &'static str, body: Markup) -> Page {
     Page(Box::new(PageInner {
         status,
+        login_form: false,
         title,
         body,
         ctx: ctx.clone(),
@@ -332,6 +341,24 @@ fn post_ok(app: &App, ctx: &Ctx, headers: &HeaderMap, csrf: &str, login: bool) -
         ));
     }
     if !same_origin(headers) || csrf != ctx.csrf {
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string()
+        };
+        eprintln!(
+            "clic-admin: form refused: {} (origin {}, host {}, sec-fetch-site {})",
+            if same_origin(headers) {
+                "CSRF token"
+            } else {
+                "origin"
+            },
+            h("origin"),
+            h("host"),
+            h("sec-fetch-site")
+        );
         return Err(message(
             ctx,
             app,
@@ -388,7 +415,7 @@ async fn not_found(State(app): State<AppState>, Extension(ctx): Extension<Ctx>) 
 fn login_page(app: &App, ctx: &Ctx, status: StatusCode, note: Option<(&str, String)>) -> Page {
     let l = ctx.lang;
     let base = app.base();
-    page(
+    let mut p = page(
         ctx,
         app,
         status,
@@ -406,7 +433,9 @@ fn login_page(app: &App, ctx: &Ctx, status: StatusCode, note: Option<(&str, Stri
             }
             p { small { (t(l, "password_where")) } }
         },
-    )
+    );
+    p.0.login_form = true;
+    p
 }
 
 #[derive(Deserialize)]

@@ -180,8 +180,16 @@ impl Phone {
 #[test]
 fn login_is_guarded_slowed_and_gives_a_strict_session() {
     let c = start("local");
+    // Only the login page sets the pre-login cookie: another answer (a
+    // 404, a refusal) must not replace the one a login form was made with.
+    let mut ivy = Phone::new("10.41.0.22");
+    for path in ["/nope", "/diagnostics"] {
+        let a = ivy.get(&format!("{}{path}", c.url));
+        assert!(a.set_cookies.is_empty(), "{path}: {:?}", a.set_cookies);
+    }
     let mut eve = Phone::new("10.41.0.23");
     let a = eve.get(&format!("{}/", c.url));
+    assert!(a.set_cookies.iter().any(|c| c.starts_with("clic_admin_pre=")));
     assert_eq!(a.status, 200);
     assert!(a.body.contains("id=\"login-form\""));
     assert!(!a.body.contains("id=\"services\""));
@@ -204,6 +212,16 @@ fn login_is_guarded_slowed_and_gives_a_strict_session() {
         .set("Origin", "http://evil.example");
     let a = eve.send(r, Some(&[("csrf", &csrf), ("password", PASSWORD)]));
     assert_eq!(a.status, 400);
+    // An opaque origin is believed only when the browser says same-origin.
+    let r = eve.agent.post(&format!("{}/login", c.url)).set("Origin", "null");
+    let a = eve.send(r, Some(&[("csrf", &csrf), ("password", "x")]));
+    assert_eq!(a.status, 400);
+    // Pages are sent with a referrer policy that keeps the Origin of their
+    // forms (no-referrer would make it `null` on http://, where browsers send
+    // no Sec-Fetch-Site either).
+    let r = eve.agent.get(&format!("{}/", c.url));
+    let raw = r.set("X-Real-IP", "10.41.0.23").call().unwrap();
+    assert_eq!(raw.header("referrer-policy"), Some("same-origin"));
     // Wrong passwords: three free, then a growing wait.
     let mut statuses = Vec::new();
     for i in 0..6 {

@@ -3,6 +3,27 @@
   "use strict";
   var parser = new DOMParser();
 
+  // Put `fresh`'s content in `el` unless it is the same (an echo of one's
+  // own change): nothing under the visitor's finger is replaced for
+  // nothing. With `keepOpen` (another's change), a note's tools left open
+  // stay open.
+  function swap(el, fresh, keepOpen) {
+    var open = [];
+    el.querySelectorAll("details[open]").forEach(function (d) {
+      var owner = d.parentElement && d.parentElement.closest("[id]");
+      if (owner) open.push(owner.id);
+    });
+    var now = el.cloneNode(true);
+    now.querySelectorAll("details[open]").forEach(function (d) { d.removeAttribute("open"); });
+    if (now.innerHTML === fresh.innerHTML) return;
+    el.innerHTML = fresh.innerHTML;
+    if (keepOpen) open.forEach(function (id) {
+      var owner = document.getElementById(id);
+      var d = owner && owner.querySelector("details");
+      if (d) d.open = true;
+    });
+  }
+
   // Replace a live element (#board, #results) by its fresh copy from data-src.
   function refresh(el) {
     if (el.contains(document.activeElement) && document.activeElement.tagName !== "BUTTON") {
@@ -14,7 +35,7 @@
       .then(function (html) {
         if (!html) return;
         var fresh = parser.parseFromString(html, "text/html").getElementById(el.id);
-        if (fresh) el.innerHTML = fresh.innerHTML;
+        if (fresh) swap(el, fresh, true);
       })
       .catch(function () {});
   }
@@ -46,7 +67,7 @@
       .then(function (res) {
         var fresh = parser.parseFromString(res.text, "text/html").getElementById("board");
         if (res.ok && fresh && board) {
-          board.innerHTML = fresh.innerHTML;
+          swap(board, fresh, false);
         } else {
           document.open(); document.write(res.text); document.close();
         }
