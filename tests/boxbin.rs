@@ -167,18 +167,23 @@ fn clic_box_is_cross_built_for_every_architecture_and_runs() {
     eprintln!("clic-box per architecture:\n  {}", report.join("\n  "));
 }
 
-/// The `agora` layer's service, built for every architecture twice, in
-/// target directories at two different paths: where `clic build` builds
-/// it (the cache's `box-target/`, which the image tests fill; built now if
-/// they did not) and from scratch in a new directory. The same source gives
-/// the same bytes. Each binary runs (`agora --version`, under qemu-user for
-/// the foreign ones).
+/// The `agora` and `admin` layers' services, built for every architecture
+/// twice, in target directories at two different paths: where `clic build`
+/// builds them (the cache's `box-target/`, which the image tests fill;
+/// built now if they did not) and from scratch in a new directory. The
+/// same source gives the same bytes. Each binary runs (`--version`, under
+/// qemu-user for the foreign ones).
 #[test]
 #[ignore = "needs make deps (Rust targets, cross gcc, qemu-user) and minutes: make test"]
 fn agora_builds_to_the_same_bytes_twice_for_every_architecture() {
     let repo = common::repo();
-    let layer = clic::spec::layer::load("agora", &repo.join("overlays/agora"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let layers: Vec<_> = ["agora", "admin"]
+        .iter()
+        .map(|n| {
+            clic::spec::layer::load(n, &repo.join("overlays").join(n))
+                .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
     let text = std::fs::read_to_string(repo.join(boxbin::TARGETS_FILE)).unwrap();
     let targets = boxbin::parse_targets(Path::new(boxbin::TARGETS_FILE), &text).unwrap();
     let shared = clic::rootfs::Cache::locate(None).dir;
@@ -187,59 +192,69 @@ fn agora_builds_to_the_same_bytes_twice_for_every_architecture() {
         let mut built = Vec::new();
         let fresh = common::fresh_dir(&format!("clic-agora-again/deeper-{arch}"));
         for cache in [&shared, &fresh] {
-            let plan = boxbin::preflight(std::slice::from_ref(&layer), arch, cache, false)
+            let plan = boxbin::preflight(&layers, arch, cache, false)
                 .unwrap_or_else(|e| panic!("{arch}: {e}"))
-                .expect("the agora layer installs a binary");
+                .expect("the layers install binaries");
             let started = Instant::now();
             let out = boxbin::build(&plan).unwrap_or_else(|e| panic!("{arch}: {e:?}"));
-            let bin = out
-                .iter()
-                .find(|b| b.binary.bin == "agora")
-                .expect("agora built")
-                .path
-                .clone();
-            let bytes = std::fs::read(&bin).unwrap();
-            built.push((bin, bytes, started.elapsed()));
+            let mut bins = Vec::new();
+            for name in ["agora", "clic-admin"] {
+                let bin = out
+                    .iter()
+                    .find(|b| b.binary.bin == name)
+                    .unwrap_or_else(|| panic!("{name} built"))
+                    .path
+                    .clone();
+                let bytes = std::fs::read(&bin).unwrap();
+                bins.push((name, bin, bytes));
+            }
+            built.push((bins, started.elapsed()));
         }
         let (a, b) = (&built[0], &built[1]);
-        assert!(
-            a.1 == b.1,
-            "{arch}: two builds of agora differ: {} and {} (cmp -l them)",
-            a.0.display(),
-            b.0.display()
-        );
-        let mut run = match &t.runner {
-            None => Command::new(&a.0),
-            Some(runner) => {
-                let sysroot = format!("/usr/{}", t.linker.trim_end_matches("-gcc"));
-                let mut c = Command::new(runner);
-                c.arg("-L").arg(sysroot).arg(&a.0);
-                c
-            }
-        };
-        let out = run
-            .arg("--version")
-            .output()
-            .unwrap_or_else(|e| panic!("{arch}: {e}"));
-        assert!(
-            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("agora"),
-            "{arch}: agora --version: {:?} {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        report.push(format!(
-            "{arch:6} {:>8} bytes  sha256 {}  built {:.0} s (clic's cache), {:.0} s (from scratch)",
-            a.1.len(),
-            &common::sha256_hex(&a.1)[..16],
-            a.2.as_secs_f64(),
-            b.2.as_secs_f64()
-        ));
+        for ((name, pa, ba), (_, pb, bb)) in a.0.iter().zip(&b.0) {
+            assert!(
+                ba == bb,
+                "{arch}: two builds of {name} differ: {} and {} (cmp -l them)",
+                pa.display(),
+                pb.display()
+            );
+            let mut run = match &t.runner {
+                None => Command::new(pa),
+                Some(runner) => {
+                    let sysroot = format!("/usr/{}", t.linker.trim_end_matches("-gcc"));
+                    let mut c = Command::new(runner);
+                    c.arg("-L").arg(sysroot).arg(pa);
+                    c
+                }
+            };
+            let out = run
+                .arg("--version")
+                .output()
+                .unwrap_or_else(|e| panic!("{arch}: {e}"));
+            assert!(
+                out.status.success() && String::from_utf8_lossy(&out.stdout).contains(name),
+                "{arch}: {name} --version: {:?} {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            report.push(format!(
+                "{arch:6} {name:10} {:>8} bytes  sha256 {}  built {:.0} s (clic's cache), {:.0} s (from scratch)",
+                ba.len(),
+                &common::sha256_hex(ba)[..16],
+                a.1.as_secs_f64(),
+                b.1.as_secs_f64()
+            ));
+        }
         // The second tree was only for the comparison.
         let _ = std::fs::remove_dir_all(&fresh);
     }
-    assert_eq!(report.len(), 5, "every architecture of box/targets.toml");
+    assert_eq!(
+        report.len(),
+        10,
+        "every architecture of box/targets.toml, two binaries"
+    );
     eprintln!(
-        "agora, built twice per architecture:\n  {}",
+        "agora and clic-admin, built twice per architecture:\n  {}",
         report.join("\n  ")
     );
 }

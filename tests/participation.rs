@@ -325,6 +325,11 @@ fn copy_image(img: &Path, name: &str) -> PathBuf {
 
 /// Boot `img` (writes kept) with 512 MB until the box says it is ready.
 fn boot(img: &Path, tag: &str) -> RunningBox {
+    boot_with(img, tag, &[])
+}
+
+/// [`boot`] with more arguments for `clic boot` (`--usb FILE`).
+fn boot_with(img: &Path, tag: &str, more: &[&str]) -> RunningBox {
     let started = Instant::now();
     let b = RunningBox::start(
         clic(),
@@ -332,7 +337,7 @@ fn boot(img: &Path, tag: &str) -> RunningBox {
         &work(),
         tag,
         &[],
-        &["--memory", "512M", "--timeout", "900", "--persist"],
+        &[&["--memory", "512M", "--timeout", "900", "--persist"], more].concat(),
     );
     println!(
         "{tag}: the box is up after {} s",
@@ -1197,7 +1202,8 @@ fn participation_in_chromium_on_a_512_mb_box() {
     assert_eq!(integrity_check(&db), "ok", "{}", db.display());
 
     // Third boot: every acknowledged vote is in the poll's export.
-    let b = boot(&img, "after-cut");
+    let stick = admin::make_stick(&work());
+    let b = boot_with(&img, "after-cut", &["--usb", &stick.to_string_lossy()]);
     let export = get_json(&b, &format!("/agora/p/{poll}/export.json"));
     let names = ballot_names(&export);
     let missing: Vec<&&str> = acknowledged
@@ -1242,9 +1248,17 @@ fn participation_in_chromium_on_a_512_mb_box() {
                 admin::rollback_check(&eve, &url, since)
             });
         }
-        scenario("admin password change", &mut failed, || {
+        let changed = scenario("admin password change", &mut failed, || {
             admin::password_change(&eve, &url, &password);
         });
+        scenario("admin USB import", &mut failed, || {
+            admin::usb_import(&b, &eve, &url)
+        });
+        if changed {
+            scenario("agora backup and restore", &mut failed, || {
+                admin::backup_restore(&eve, &url, b.port, &poll, &artifacts())
+            });
+        }
         scenario("admin power off", &mut failed, || {
             admin::power_off(b, &eve, &url)
         });

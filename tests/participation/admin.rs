@@ -53,13 +53,65 @@ pub fn password_from_card(img: &Path) -> String {
 fn login_attempt(b: &Browser, url: &str, password: &str) -> String {
     b.goto(&format!("{url}/admin/"));
     b.find("#login-form #password").fill(password);
-    b.find("#login").click();
+    click_and_wait(b, "#login");
     b.wait_until("the login's answer", Duration::from_secs(30), || {
         if !b.find_all("#status").is_empty() {
             return Some(String::new());
         }
         b.find_all("#message").first().map(|m| m.text())
     })
+}
+
+/// Click `css` (a submit button) and wait for the page it brings: its
+/// `#message`. The page before is marked, so that its own `#message` is
+/// not taken for the answer.
+fn click_for_message(b: &Browser, css: &str) -> String {
+    b.exec("document.documentElement.dataset.stale = '1';", vec![]);
+    b.find(css).click();
+    b.wait_until(
+        &format!("the answer to `{css}`"),
+        Duration::from_secs(60),
+        || {
+            let v = b.exec(
+                "const m = document.getElementById('message'); \
+             return document.documentElement.dataset.stale || !m ? null : m.textContent;",
+                vec![],
+            );
+            v.as_str().map(str::to_owned)
+        },
+    )
+}
+
+/// Click `css` and wait for the next page to be there (the page before is
+/// marked; the mark is gone once another document is loaded).
+fn click_and_wait(b: &Browser, css: &str) {
+    b.exec("document.documentElement.dataset.stale = '1';", vec![]);
+    b.find(css).click();
+    b.wait_until(
+        &format!("the page after `{css}`"),
+        Duration::from_secs(60),
+        || {
+            let v = b.exec(
+            "return document.readyState === 'complete' && !document.documentElement.dataset.stale;",
+            vec![],
+        );
+            (v == true).then_some(())
+        },
+    );
+}
+
+/// GET `path` from the page's own origin (with its cookies); the text.
+/// For downloads, which the browser saves rather than shows.
+fn fetch_text(b: &Browser, path: &str) -> String {
+    let v = b.exec(
+        "const x = new XMLHttpRequest(); x.open('GET', arguments[0], false); x.send(); \
+         return x.status + '\\n' + x.responseText;",
+        vec![Value::String(path.into())],
+    );
+    let text = v.as_str().unwrap_or("").to_owned();
+    let (status, body) = text.split_once('\n').unwrap_or(("", ""));
+    assert_eq!(status, "200", "{path}: {}", tail(body, 5));
+    body.to_owned()
 }
 
 /// Seconds to wait in a "wait N s" message.
@@ -122,8 +174,14 @@ pub fn login(eve: &Browser, url: &str, password: &str) {
 /// The status page: services listed and up, figures there.
 pub fn status(eve: &Browser, url: &str) {
     eve.goto(&format!("{url}/admin/"));
-    let rows = eve.find_all("#services tr[data-unit]");
-    let units: Vec<String> = rows.iter().filter_map(|r| r.attr("data-unit")).collect();
+    let units: Vec<String> = eve
+        .exec(
+            "return [...document.querySelectorAll('#services tr[data-unit]')].map(r => r.dataset.unit);",
+            vec![],
+        )
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
     for u in [
         "nginx.service",
         "agora.service",
@@ -143,6 +201,16 @@ pub fn status(eve: &Browser, url: &str) {
     assert!(mem.ends_with("MB"), "{mem}");
     let image = eve.text("#image");
     assert!(image.contains("clic-ordinosaure"), "{image}");
+    // Nothing wider than the phone (a wider page is zoomed out: small
+    // text, and taps land beside what the eye aims at).
+    let widths = eve.exec(
+        "return [document.documentElement.scrollWidth, window.innerWidth];",
+        vec![],
+    );
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "the status page is wider than the phone: {widths}"
+    );
 }
 
 fn settings_submit(eve: &Browser, url: &str, fields: &[(&str, &str)], open: bool) -> String {
@@ -160,10 +228,7 @@ fn settings_submit(eve: &Browser, url: &str, fields: &[(&str, &str)], open: bool
         eve.find("#open").click();
     }
     eve.scroll_to("#settings-save");
-    eve.find("#settings-save").click();
-    eve.wait_until("the settings' answer", Duration::from_secs(60), || {
-        eve.find_all("#message").first().map(|m| m.text())
-    })
+    click_for_message(eve, "#settings-save")
 }
 
 fn current(eve: &Browser, url: &str, id: &str) -> String {
@@ -191,8 +256,7 @@ pub fn wifi_change(eve: &Browser, url: &str) {
     let help = eve.text("#confirm-help");
     assert!(help.contains(SSID), "{help}");
     eve.screenshot("admin-wifi-changed");
-    eve.find("#confirm").click();
-    let m = eve.text("#message");
+    let m = click_for_message(eve, "#confirm");
     assert!(m.contains("confirmé"), "{m}");
     assert_eq!(current(eve, url, "ssid"), SSID);
     assert!(
@@ -250,13 +314,17 @@ pub fn rollback_check(eve: &Browser, url: &str, since: Instant) {
 /// (the page's script fills it in).
 pub fn clock(eve: &Browser, url: &str) {
     eve.goto(&format!("{url}/admin/"));
-    eve.find("#clock-local").fill("2031-05-17T10:20");
-    eve.find("#clock-set").click();
-    let m = eve.text("#message");
+    // A date picker takes keys in the locale's order: set it as the
+    // picker would, with the event the page listens to.
+    eve.exec(
+        "const l = document.getElementById('clock-local'); l.value = '2031-05-17T10:20'; \
+         l.dispatchEvent(new Event('input'));",
+        vec![],
+    );
+    let m = click_for_message(eve, "#clock-set");
     assert!(m.contains("2031-05-17 10:2"), "{m}");
     eve.goto(&format!("{url}/admin/"));
-    eve.find("#clock-set").click();
-    let m = eve.text("#message");
+    let m = click_for_message(eve, "#clock-set");
     let year = String::from_utf8(Command::new("date").arg("+%Y").output().unwrap().stdout).unwrap();
     let year = year.trim();
     assert!(
@@ -267,8 +335,8 @@ pub fn clock(eve: &Browser, url: &str) {
 
 /// The diagnostics: logs and settings, the new SSID there, the passphrase not.
 pub fn diagnostics(b: &RunningBox, eve: &Browser, url: &str) {
-    eve.goto(&format!("{url}/admin/diagnostics"));
-    let text = eve.text("body");
+    eve.goto(&format!("{url}/admin/"));
+    let text = fetch_text(eve, "/admin/diagnostics");
     assert!(text.contains("===== journal"), "{}", tail(&text, 20));
     assert!(
         text.contains(&format!("ssid={SSID}")),
@@ -293,10 +361,10 @@ pub fn poster(eve: &Browser, url: &str) {
     eve.screenshot("admin-poster");
     for (css, expected) in [
         (
-            "figure.qr.wifi svg",
+            "div.qr.wifi svg",
             format!("WIFI:T:WPA;S:{SSID};P:{PASSPHRASE};;"),
         ),
-        ("figure.qr.portal svg", "http://clic.lan/".to_owned()),
+        ("div.qr.portal svg", "http://clic.lan/".to_owned()),
     ] {
         let png = eve.find(css).screenshot(&format!(
             "poster-{}",
@@ -324,42 +392,224 @@ pub fn password_change(eve: &Browser, url: &str, old: &str) -> String {
     eve.find("#new").fill(new);
     eve.find("#again").fill(new);
     eve.scroll_to("#password-save");
-    eve.find("#password-save").click();
-    let m = eve.text("#message");
+    let m = click_for_message(eve, "#password-save");
     assert!(m.contains("Mot de passe changé"), "{m}");
     eve.goto(&format!("{url}/admin/"));
-    eve.find("#logout").click();
+    click_and_wait(eve, "#logout");
     eve.find("#login-form");
     let a = login_attempt(eve, url, old);
     assert!(a.contains("incorrect"), "the old password still works: {a}");
     let a = login_attempt(eve, url, new);
     assert!(a.is_empty(), "the new password does not log in: {a}");
-    // agora reads the new hash after its restart.
+    // agora reads the new hash after its restart (a second or so; it
+    // answers 502 meanwhile). Its login is rate-limited: a few tries only.
     let deadline = Instant::now() + Duration::from_secs(60);
+    let mut said = String::new();
     loop {
         eve.goto(&format!("{url}/agora/admin"));
+        if !eve.find_all("#admin-logout").is_empty() {
+            break;
+        }
         if !eve.find_all("#admin-login").is_empty() {
             eve.find("#admin-login #password").fill(new);
-            eve.find("#admin-submit").click();
+            click_and_wait(eve, "#admin-submit");
             if !eve.find_all("#admin-logout").is_empty() {
                 break;
             }
+            said = eve
+                .find_all("#error")
+                .first()
+                .map(|e| e.text())
+                .unwrap_or_default();
         }
         assert!(
             Instant::now() < deadline,
-            "agora's moderation does not take the new password"
+            "agora's moderation does not take the new password: {said}"
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    }
+    new.to_owned()
+}
+
+/// agora's backup (downloaded with the moderator's session), a poll
+/// deleted, the backup restored from the browser: the poll is back.
+/// Expects `eve` logged in to agora's moderation.
+pub fn backup_restore(eve: &Browser, url: &str, port: u16, poll: &str, dir: &Path) {
+    let session = eve
+        .cookie("agora_admin")
+        .expect("logged in to agora's moderation");
+    let backup = super::common::http::request(
+        port,
+        "GET",
+        "/agora/admin/backup",
+        &[("Cookie", &format!("agora_admin={session}"))],
+        b"",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(backup.status, 200, "{}", tail(&backup.text(), 5));
+    assert!(
+        backup.body.starts_with(b"SQLite format 3\0"),
+        "not a database"
+    );
+    let file = dir.join("agora-backup.db");
+    std::fs::write(&file, &backup.body).unwrap();
+    let poll_page = format!("{url}/agora/p/{poll}");
+    eve.goto(&format!("{url}/agora/admin"));
+    click_and_wait(
+        eve,
+        &format!("li[data-poll=\"{poll}\"] button[value=\"delete\"]"),
+    );
+    eve.goto(&poll_page);
+    assert!(
+        eve.find_all("#results").is_empty(),
+        "the poll is still there after its deletion"
+    );
+    eve.goto(&format!("{url}/agora/admin"));
+    eve.find("#restore-file").send_keys(&file.to_string_lossy());
+    click_and_wait(eve, "#admin-restore-submit");
+    eve.find("#admin-polls");
+    eve.goto(&poll_page);
+    let results = eve.text("#results");
+    assert!(
+        results.contains("Pizza au feu de bois"),
+        "the poll did not come back: {results}"
+    );
+    println!("admin: backup of {} bytes restored", backup.body.len());
+}
+
+/// A FAT "USB stick" image: the sample ZIM file, a content pack (a folder
+/// with SHA256SUMS: one file that matches, one that does not) and a plain
+/// file. Made with dosfstools and mtools, as a volunteer's stick would be.
+pub fn make_stick(dir: &Path) -> std::path::PathBuf {
+    let stick = dir.join("stick.img");
+    let _ = std::fs::remove_file(&stick);
+    let ok = Command::new("mkfs.vfat")
+        .args(["-n", "CLE-VOISIN", "-C"])
+        .arg(&stick)
+        .arg("65536")
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "mkfs.vfat: {}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let files = dir.join("stick-files");
+    let _ = std::fs::remove_dir_all(&files);
+    std::fs::create_dir_all(files.join("guides")).unwrap();
+    // The sample ZIM as another book: a new UUID, its MD5 checksum made
+    // again (kiwix would take the same book twice as one).
+    let zim = files.join("poele-fusee.zim");
+    let o = Command::new("python3")
+        .args([
+            "-c",
+            "import hashlib, struct, sys\n\
+             b = bytearray(open(sys.argv[1], 'rb').read())\n\
+             b[8:24] = bytes(range(1, 17))\n\
+             pos = struct.unpack_from('<Q', b, 72)[0]\n\
+             b[pos:pos + 16] = hashlib.md5(b[:pos]).digest()\n\
+             open(sys.argv[2], 'wb').write(b)",
+        ])
+        .arg(common::repo().join("content/clic-exemples/poele-fusee.zim"))
+        .arg(&zim)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(files.join("guides/bon.txt"), GOOD).unwrap();
+    std::fs::write(files.join("guides/abime.txt"), "abîmé en route\n").unwrap();
+    std::fs::write(
+        files.join("guides/SHA256SUMS"),
+        format!(
+            "{}  bon.txt\n{}  abime.txt\n",
+            common::sha256_hex(GOOD.as_bytes()),
+            common::sha256_hex(b"ce qui avait ete publie\n")
+        ),
+    )
+    .unwrap();
+    std::fs::write(files.join("lisez-moi.txt"), "Apporté par une voisine.\n").unwrap();
+    for name in ["poele-fusee.zim", "guides", "lisez-moi.txt"] {
+        let o = Command::new("mcopy")
+            .args(["-s", "-i"])
+            .arg(&stick)
+            .arg(files.join(name))
+            .arg("::/")
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "mcopy {name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    stick
+}
+
+const GOOD: &str = "Guide de la ressourcerie, version vérifiée.\n";
+
+/// The stick plugged in: listed, opened read-only, everything ticked and
+/// imported with a progress bar; the ZIM appears in kiwix, the pack's good
+/// file and the plain file at /files/ byte-exact, the mismatching file
+/// refused and not served; then the plain file removed frees its place.
+pub fn usb_import(b: &RunningBox, eve: &Browser, url: &str) {
+    eve.goto(&format!("{url}/admin/usb"));
+    click_and_wait(eve, "button.open-stick");
+    let found = eve.text("#import-form");
+    for name in ["poele-fusee.zim", "guides", "lisez-moi.txt"] {
+        assert!(found.contains(name), "{name} not offered: {found}");
+    }
+    eve.screenshot("admin-usb-found");
+    click_and_wait(eve, "#import-submit");
+    eve.find_within("#import-done", Duration::from_secs(120));
+    eve.screenshot("admin-usb-imported");
+    let lines = eve.text("#import-lines");
+    assert!(
+        lines.contains("abime.txt"),
+        "the mismatching file is not named: {lines}"
+    );
+    // Served, byte-exact; the refused file is not there.
+    let (status, body) = b.get("/files/guides/bon.txt");
+    assert_eq!(status, 200);
+    assert_eq!(body, GOOD.as_bytes());
+    assert_eq!(
+        b.get("/files/guides/abime.txt").0,
+        404,
+        "a refused file is served"
+    );
+    assert_eq!(
+        b.get("/files/lisez-moi.txt").1,
+        "Apporté par une voisine.\n".as_bytes()
+    );
+    // The ZIM, in kiwix's catalogue once it has read its library again.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let (status, cat) = b.get_text("/kiwix/catalog/v2/entries?count=50");
+        if status == 200 && cat.matches("<entry>").count() >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the imported ZIM is not in kiwix: {}",
+            tail(&cat, 10)
         );
         std::thread::sleep(Duration::from_secs(3));
     }
-    new.to_owned()
+    // Removing frees its place.
+    eve.goto(&format!("{url}/admin/usb"));
+    click_and_wait(eve, "tr[data-name=\"lisez-moi.txt\"] button.remove");
+    eve.find("#on-box");
+    assert_eq!(
+        b.get("/files/lisez-moi.txt").0,
+        404,
+        "removed but still served"
+    );
 }
 
 /// "Shut down safely": the guest powers off by itself.
 pub fn power_off(b: RunningBox, eve: &Browser, url: &str) {
     eve.goto(&format!("{url}/admin/"));
     eve.scroll_to("#poweroff");
-    eve.find("#poweroff").click();
-    let m = eve.text("#message");
+    let m = click_for_message(eve, "#poweroff");
     assert!(m.contains("s'éteint"), "{m}");
     eve.screenshot("admin-power-off");
     let started = Instant::now();

@@ -237,6 +237,50 @@ pub fn power(off: bool) {
     });
 }
 
+/// The USB sticks plugged in now.
+pub fn sticks() -> Vec<crate::usb::Stick> {
+    run(
+        "lsblk",
+        &["--json", "-o", "PATH,TRAN,FSTYPE,LABEL,SIZE,MOUNTPOINT"],
+        None,
+    )
+    .map(|j| crate::usb::sticks(&j))
+    .unwrap_or_default()
+}
+
+/// Mount `device` read-only at `at` (unmounting what was there).
+pub fn mount_stick(device: &str, at: &std::path::Path) -> Result<(), ActionError> {
+    unmount_stick(at);
+    std::fs::create_dir_all(at)
+        .map_err(|e| ActionError::Io(format!("making {}", at.display()), e))?;
+    let at_s = at.to_string_lossy().into_owned();
+    run(
+        "mount",
+        &["-o", "ro,nosuid,nodev,noexec", device, &at_s],
+        None,
+    )
+    .map(drop)
+}
+
+/// Unmount the stick at `at`, if one is there.
+pub fn unmount_stick(at: &std::path::Path) {
+    let at_s = at.to_string_lossy().into_owned();
+    if run("mountpoint", &["-q", &at_s], None).is_ok() {
+        if let Err(e) = run("umount", &[&at_s], None) {
+            eprintln!("clic-admin: {e}");
+        }
+    }
+}
+
+/// kiwix reads its library again (a ZIM came or went).
+pub fn kiwix_again() {
+    let _ = run(
+        "systemctl",
+        &["try-restart", "--no-block", "clic-kiwix.service"],
+        None,
+    );
+}
+
 /// Logs and settings for someone helping from afar, secrets removed.
 pub fn diagnostics(cfg: &Config, secrets: &[String]) -> String {
     let mut out = String::new();

@@ -43,6 +43,25 @@ pub struct Config {
     /// Whether the agora is on the box (its moderation is linked).
     #[serde(default)]
     pub agora: bool,
+    /// Where imported ZIM files go (kiwix reads them).
+    #[serde(default = "default_zim_dir")]
+    pub zim_dir: PathBuf,
+    /// Where other imported files and folders go (served at /files/).
+    #[serde(default = "default_library_dir")]
+    pub library_dir: PathBuf,
+    /// Where a USB stick is mounted (read-only) while the admin looks at it.
+    #[serde(default = "default_usb_mount")]
+    pub usb_mount: PathBuf,
+}
+
+fn default_zim_dir() -> PathBuf {
+    "/srv/clic/zim".into()
+}
+fn default_library_dir() -> PathBuf {
+    "/srv/clic/library".into()
+}
+fn default_usb_mount() -> PathBuf {
+    "/run/clic-admin/usb".into()
 }
 
 fn default_base() -> String {

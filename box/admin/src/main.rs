@@ -17,6 +17,7 @@ mod reach;
 mod status;
 mod sys;
 mod text;
+mod usb;
 mod web;
 mod wifi;
 

@@ -67,14 +67,19 @@ pub fn uptime(text: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// `systemctl show -p Id,Type,ActiveState,SubState,Description UNIT...`:
-/// the long-running services (not oneshot), in the order given.
+/// `systemctl show -p Id,Type,...,UnitFileState UNIT...`:
+/// the long-running services (not oneshot, not masked), in the order given.
 pub fn services(show: &str) -> Vec<Service> {
     let mut out = Vec::new();
     for block in show.split("\n\n") {
         let f: BTreeMap<&str, &str> = block.lines().filter_map(|l| l.split_once('=')).collect();
         let Some(id) = f.get("Id") else { continue };
-        if f.get("Type") == Some(&"oneshot") || !id.ends_with(".service") {
+        // Not a daemon, or masked (a package's unit clic replaced).
+        if f.get("Type") == Some(&"oneshot")
+            || f.get("UnitFileState") == Some(&"masked")
+            || f.get("LoadState") == Some(&"masked")
+            || !id.ends_with(".service")
+        {
             continue;
         }
         out.push(Service {
@@ -161,7 +166,11 @@ pub fn enabled_units(wants: &Path) -> Vec<String> {
 
 pub fn gather(leases: &Path) -> Status {
     let units = enabled_units(Path::new("/etc/systemd/system/multi-user.target.wants"));
-    let mut args = vec!["show", "-p", "Id,Type,ActiveState,SubState,Description"];
+    let mut args = vec![
+        "show",
+        "-p",
+        "Id,Type,ActiveState,SubState,Description,LoadState,UnitFileState",
+    ];
     args.extend(units.iter().map(String::as_str));
     let services = if units.is_empty() {
         Vec::new()
@@ -219,7 +228,8 @@ mod tests {
         assert_eq!(uptime("5321.77 10000.0\n"), 5321);
         let show = "Id=nginx.service\nType=forking\nActiveState=active\nSubState=running\nDescription=A high performance web server\n\n\
                     Id=clic-firstboot.service\nType=oneshot\nActiveState=inactive\nSubState=dead\nDescription=first boot\n\n\
-                    Id=agora.service\nType=simple\nActiveState=failed\nSubState=failed\nDescription=CLIC! agora\n";
+                    Id=agora.service\nType=simple\nActiveState=failed\nSubState=failed\nDescription=CLIC! agora\n\n\
+                    Id=hostapd.service\nType=forking\nActiveState=inactive\nSubState=dead\nLoadState=masked\nUnitFileState=masked\n";
         let s = services(show);
         assert_eq!(s.len(), 2);
         assert!(s[0].up());

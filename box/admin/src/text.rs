@@ -101,6 +101,20 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("poster", "Affiche Wi-Fi à imprimer", "Wi-Fi poster to print"),
     ("diagnostics", "Diagnostic (journal et réglages, sans secrets) à envoyer à qui vous aide", "Diagnostics (log and settings, no secrets) to send to whoever helps you"),
     ("days", "j", "d"),
+    ("usb", "Contenus depuis une clé USB", "Content from a USB stick"),
+    ("usb_none", "Aucune clé USB branchée : branchez-en une puis rechargez la page.", "No USB stick plugged in: plug one in, then reload the page."),
+    ("usb_open", "Ouvrir la clé", "Open the stick"),
+    ("usb_cannot_open", "Cette clé ne peut pas être ouverte (débranchée, ou système de fichiers inconnu).", "This stick cannot be opened (unplugged, or an unknown filesystem)."),
+    ("usb_nothing", "Rien à importer sur cette clé.", "Nothing to import on this stick."),
+    ("usb_import", "Importer sur la boîte", "Import to the box"),
+    ("usb_copying", "Copie et vérification en cours :", "Copying and checking:"),
+    ("usb_done", "Import terminé, la clé peut être retirée.", "Import done, the stick can be removed."),
+    ("usb_eject", "Éjecter la clé", "Eject the stick"),
+    ("usb_on_box", "Sur la boîte", "On the box"),
+    ("usb_remove", "Supprimer", "Remove"),
+    ("usb_pack", "paquet vérifié (SHA256SUMS)", "checked pack (SHA256SUMS)"),
+    ("usb_file", "fichier", "file"),
+    ("usb_folder", "dossier", "folder"),
 ];
 
 pub fn t(l: Lang, key: &str) -> &'static str {

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::delay_wait_text;
 use crate::status;
 use crate::text::{t, Lang};
+use crate::usb;
 use crate::wifi;
 use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -16,6 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use clic_login::delay::Delay;
+use clic_login::request::{client_ip, cookie, same_origin};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -30,6 +32,7 @@ const PRE_COOKIE: &str = "clic_admin_pre";
 
 pub struct App {
     pub cfg: Config,
+    usb: Mutex<UsbState>,
     secret: String,
     sessions: Mutex<HashMap<String, Instant>>,
     delay: Mutex<Delay>,
@@ -46,6 +49,7 @@ impl App {
     pub fn new(cfg: Config) -> std::io::Result<App> {
         Ok(App {
             cfg,
+            usb: Mutex::new(UsbState::default()),
             secret: crate::sys::random_hex(32)?,
             sessions: Mutex::new(HashMap::new()),
             delay: Mutex::new(Delay::new()),
@@ -91,54 +95,8 @@ pub struct Ctx {
     pub csrf: String,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn is_token(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The client: nginx's `X-Real-IP`, believed only from the box itself.
-fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    if peer.ip().is_loopback() {
-        if let Some(ip) = headers
-            .get("x-real-ip")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.ip()
-}
-
-fn host_of(url: &str) -> &str {
-    let s = url.split_once("://").map_or(url, |(_, r)| r);
-    s.split('/').next().unwrap_or(s)
-}
-
-/// A POST must come from a page of the box itself.
-fn same_origin(headers: &HeaderMap) -> bool {
-    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    if let Some(site) = get("sec-fetch-site") {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
-    }
-    match (get("origin"), get("host")) {
-        (Some("null"), _) => get("sec-fetch-site") == Some("same-origin"),
-        (Some(o), Some(h)) => host_of(o).eq_ignore_ascii_case(h),
-        (Some(_), None) => false,
-        (None, _) => true,
-    }
 }
 
 /// An answer: a page with a status (boxed: handlers return it as their
@@ -149,6 +107,8 @@ pub struct PageInner {
     status: StatusCode,
     /// It holds the login form (and so sets the pre-login cookie).
     login_form: bool,
+    /// Reload every two seconds (a progress bar).
+    refresh: bool,
     title: &'static str,
     body: Markup,
     ctx: Ctx,
@@ -174,6 +134,7 @@ impl IntoResponse for PageInner {
                     meta charset="utf-8";
                     meta name="viewport" content="width=device-width, initial-scale=1";
                     meta name="robots" content="noindex";
+                    @if self.refresh { meta http-equiv="refresh" content="2"; }
                     title { (self.title) " · " (t(l, "title")) }
                     style { (maud::PreEscaped(CSS)) }
                 }
@@ -216,7 +177,7 @@ impl IntoResponse for PageInner {
     }
 }
 
-const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f2;line-height:1.45}\
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:0;color:#1b1b1b;background:#f6f6f2;line-height:1.45;overflow-wrap:anywhere}\
 header.top{display:flex;justify-content:space-between;align-items:center;padding:.6rem 1rem;background:#1d5c3f}\
 header.top a{color:#fff;font-weight:600}main{max-width:42rem;margin:0 auto;padding:1rem}\
 section{background:#fff;border-radius:.5rem;padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}\
@@ -225,7 +186,7 @@ input[type=text],input[type=password],input[type=number],input[type=datetime-loc
 button{margin-top:.7rem;padding:.6rem 1rem;font-size:1rem;border:0;border-radius:.3rem;background:#1d5c3f;color:#fff}\
 button.danger{background:#9b1c1c}.notice{padding:.6rem;border-radius:.3rem;background:#fff4d6;border:1px solid #b58a00}\
 .error{padding:.6rem;border-radius:.3rem;background:#fde8e8;border:1px solid #9b1c1c}.ok{padding:.6rem;border-radius:.3rem;background:#e3f4ea;border:1px solid #1d5c3f}\
-table{width:100%;border-collapse:collapse}td{padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:middle}\
+table{width:100%;border-collapse:collapse;table-layout:fixed}td small{word-break:break-all}td{padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:middle}\
 td form button{margin:0;padding:.3rem .6rem;font-size:.9rem}.up{color:#1d5c3f;font-weight:600}.down{color:#9b1c1c;font-weight:600}\
 .check label{display:inline;font-weight:400}";
 
@@ -240,6 +201,7 @@ fn page(ctx: &Ctx, app: &App, status: StatusCode, title: &'static str, body: Mar
     Page(Box::new(PageInner {
         status,
         login_form: false,
+        refresh: false,
         title,
         body,
         ctx: ctx.clone(),
@@ -384,7 +346,12 @@ pub fn router(app: AppState) -> Router {
         .route(&r("/password"), post(password))
         .route(&r("/power"), post(power))
         .route(&r("/poster"), get(poster))
-        .route(&r("/diagnostics"), get(diagnostics));
+        .route(&r("/diagnostics"), get(diagnostics))
+        .route(&r("/usb"), get(usb_page))
+        .route(&r("/usb/open"), post(usb_open))
+        .route(&r("/usb/import"), post(usb_import))
+        .route(&r("/usb/eject"), post(usb_eject))
+        .route(&r("/usb/remove"), post(usb_remove));
     if !base.is_empty() {
         routes = routes.route(&base, get(to_slash));
     }
@@ -711,6 +678,7 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
                     p { a #agora-admin href="/agora/admin" { (t(l, "agora_admin")) } }
                 }
                 p { a #poster-a4 href={ (base) "/poster?paper=a4" } { (t(l, "poster")) " (A4)" } " · " a #poster-a5 href={ (base) "/poster?paper=a5" } { "A5" } }
+                p { a #usb-link href={ (base) "/usb" } { (t(l, "usb")) } }
                 p { a #diagnostics href={ (base) "/diagnostics" } { (t(l, "diagnostics")) } }
             }
             section #power {
@@ -1133,9 +1101,444 @@ async fn diagnostics(
         .into_response())
 }
 
+// ---------------------------------------------------------------------------
+// Content from a USB stick (crate::usb does the work).
+
+/// The stick being looked at, and the import under way or just ended.
+#[derive(Default)]
+pub struct UsbState {
+    opened: Option<(usb::Stick, Vec<usb::Found>)>,
+    job: Option<Arc<Mutex<Job>>>,
+}
+
+#[derive(Default)]
+pub struct Job {
+    total: u64,
+    done: u64,
+    current: String,
+    /// (imported, what happened), one line per item or refused file.
+    lines: Vec<(bool, String)>,
+    finished: bool,
+}
+
+fn require_login(app: &App, ctx: &Ctx) -> Result<(), Page> {
+    if ctx.session.is_none() {
+        return Err(message(
+            ctx,
+            app,
+            StatusCode::FORBIDDEN,
+            "error",
+            t(ctx.lang, "err_login_needed"),
+        ));
+    }
+    Ok(())
+}
+
+/// What is in the library and ZIM directories now (removable).
+fn on_the_box(app: &App) -> Vec<(&'static str, String, u64)> {
+    let mut out = Vec::new();
+    for (kind, dir) in [("zim", &app.cfg.zim_dir), ("library", &app.cfg.library_dir)] {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut names: Vec<(String, u64)> = rd
+            .flatten()
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let m = std::fs::symlink_metadata(e.path()).ok()?;
+                (!n.starts_with('.') && !m.file_type().is_symlink()).then_some((n, m.len()))
+            })
+            .collect();
+        names.sort();
+        out.extend(names.into_iter().map(|(n, size)| (kind, n, size)));
+    }
+    out
+}
+
+async fn usb_page(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Page, Page> {
+    require_login(&app, &ctx)?;
+    let l = ctx.lang;
+    let base = app.base().to_string();
+    let (opened, job) = {
+        let u = lock(&app.usb);
+        (u.opened.clone(), u.job.clone())
+    };
+    let sticks = if opened.is_none() {
+        tokio::task::spawn_blocking(actions::sticks)
+            .await
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let running = job.as_ref().is_some_and(|j| !lock(j).finished);
+    let mut p = page(
+        &ctx,
+        &app,
+        StatusCode::OK,
+        t(l, "usb"),
+        html! {
+            h1 { (t(l, "usb")) }
+            @if let Some(j) = &job {
+                @let j = lock(j);
+                section #import {
+                    h2 { (t(l, "usb_import")) }
+                    progress #import-progress max=(j.total.max(1)) value=(j.done) { (j.done * 100 / j.total.max(1)) " %" }
+                    @if !j.finished { p { (t(l, "usb_copying")) " " (j.current) } }
+                    @else { p #import-done .ok { (t(l, "usb_done")) } }
+                    ul #import-lines {
+                        @for (ok, line) in &j.lines {
+                            li .(if *ok { "ok" } else { "error" }) { (line) }
+                        }
+                    }
+                }
+            }
+            @if !running {
+                @if let Some((stick, found)) = &opened {
+                    section #stick {
+                        h2 { (stick.label) " (" (stick.path) ", " (stick.size) ")" }
+                        @if found.is_empty() {
+                            p #stick-empty { (t(l, "usb_nothing")) }
+                        } @else {
+                            form #import-form method="post" action={ (base) "/usb/import" } {
+                                (csrf_field(&ctx))
+                                ul.found {
+                                    @for (i, f) in found.iter().enumerate() {
+                                        li.check {
+                                            input type="checkbox" name="item" value=(i) id={ "item-" (i) } checked;
+                                            " "
+                                            label for={ "item-" (i) } { (f.rel.display()) " " small { "(" (kind_name(l, f.kind)) ", " (human_bytes(f.size)) ")" } }
+                                        }
+                                    }
+                                }
+                                button #import-submit type="submit" { (t(l, "usb_import")) }
+                            }
+                        }
+                        form method="post" action={ (base) "/usb/eject" } {
+                            (csrf_field(&ctx))
+                            button #eject type="submit" { (t(l, "usb_eject")) }
+                        }
+                    }
+                } @else {
+                    section #sticks {
+                        @if sticks.is_empty() {
+                            p #no-stick { (t(l, "usb_none")) }
+                        }
+                        @for (i, s) in sticks.iter().enumerate() {
+                            form method="post" action={ (base) "/usb/open" } {
+                                (csrf_field(&ctx))
+                                input type="hidden" name="stick" value=(i);
+                                input type="hidden" name="path" value=(s.path);
+                                button.open-stick type="submit" { (t(l, "usb_open")) " " (s.label) " (" (s.path) ", " (s.size) ")" }
+                            }
+                        }
+                    }
+                }
+            }
+            section #on-box {
+                h2 { (t(l, "usb_on_box")) }
+                table {
+                    @for (kind, name, size) in on_the_box(&app) {
+                        tr data-name=(name) {
+                            td { (name) br; small { (if kind == "zim" { "ZIM" } else { "/files/" }) } }
+                            td { (human_bytes(size)) }
+                            td { form method="post" action={ (base) "/usb/remove" } {
+                                (csrf_field(&ctx))
+                                input type="hidden" name="kind" value=(kind);
+                                input type="hidden" name="name" value=(name);
+                                button.danger.remove type="submit" { (t(l, "usb_remove")) }
+                            } }
+                        }
+                    }
+                }
+            }
+            p { a #back href={ (base) "/" } { (t(l, "back")) } }
+        },
+    );
+    if running {
+        p.0.refresh = true;
+    }
+    Ok(p)
+}
+
+fn kind_name(l: Lang, k: usb::Kind) -> &'static str {
+    match k {
+        usb::Kind::Zim => "ZIM (Kiwix)",
+        usb::Kind::Pack => t(l, "usb_pack"),
+        usb::Kind::File => t(l, "usb_file"),
+        usb::Kind::Folder => t(l, "usb_folder"),
+    }
+}
+
+#[derive(Deserialize)]
+struct OpenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    path: String,
+}
+
+async fn usb_open(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<OpenForm>,
+) -> Result<Response, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let at = app.cfg.usb_mount.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        // Only a stick lsblk lists now, never a path as sent.
+        let stick = actions::sticks().into_iter().find(|s| s.path == f.path)?;
+        actions::mount_stick(&stick.path, &at)
+            .map_err(|e| eprintln!("clic-admin: {e}"))
+            .ok()?;
+        let found = usb::scan(&at);
+        Some((stick, found))
+    })
+    .await
+    .ok()
+    .flatten();
+    let Some(opened) = opened else {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(ctx.lang, "usb_cannot_open"),
+        ));
+    };
+    eprintln!(
+        "clic-admin: USB stick {} opened, {} items",
+        opened.0.path,
+        opened.1.len()
+    );
+    lock(&app.usb).opened = Some(opened);
+    Ok(see_other(&app, "/usb"))
+}
+
+async fn usb_eject(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<CsrfOnly>,
+) -> Result<Response, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    let at = app.cfg.usb_mount.clone();
+    let _ = tokio::task::spawn_blocking(move || actions::unmount_stick(&at)).await;
+    let mut u = lock(&app.usb);
+    u.opened = None;
+    if u.job.as_ref().is_some_and(|j| lock(j).finished) {
+        u.job = None;
+    }
+    drop(u);
+    Ok(see_other(&app, "/usb"))
+}
+
+async fn usb_import(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, Page> {
+    // Several `item` fields: parsed by hand (serde_urlencoded wants one).
+    let mut csrf = String::new();
+    let mut items = Vec::new();
+    for (k, v) in form_pairs(&body) {
+        match k.as_str() {
+            "csrf" => csrf = v,
+            "item" => items.push(v),
+            _ => {}
+        }
+    }
+    post_ok(&app, &ctx, &headers, &csrf, false)?;
+    let l = ctx.lang;
+    let bad = || {
+        message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(l, "err_bad_request"),
+        )
+    };
+    let mut u = lock(&app.usb);
+    if u.job.as_ref().is_some_and(|j| !lock(j).finished) {
+        return Err(bad());
+    }
+    let Some((_, found)) = u.opened.clone() else {
+        return Err(bad());
+    };
+    let mut chosen = Vec::new();
+    for i in &items {
+        let i: usize = i.parse().map_err(|_| bad())?;
+        chosen.push(found.get(i).cloned().ok_or_else(bad)?);
+    }
+    if chosen.is_empty() {
+        return Err(bad());
+    }
+    let job = Arc::new(Mutex::new(Job {
+        total: chosen.iter().map(|f| f.size).sum(),
+        ..Job::default()
+    }));
+    u.job = Some(job.clone());
+    u.opened = None;
+    drop(u);
+    let cfg = app.cfg.clone();
+    std::thread::spawn(move || run_import(&cfg, &chosen, &job));
+    Ok(see_other(&app, "/usb"))
+}
+
+fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    fn hexval(c: u8) -> Option<u8> {
+        (c as char).to_digit(16).map(|d| d as u8)
+    }
+    fn decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    if let (Some(h), Some(l)) = (hexval(b[i + 1]), hexval(b[i + 2])) {
+                        out.push(h * 16 + l);
+                        i += 3;
+                        continue;
+                    }
+                    out.push(b'%');
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// The import itself, on its own thread: one item after another, each
+/// checked for room first; the stick is unmounted after, kiwix told.
+fn run_import(cfg: &Config, chosen: &[usb::Found], job: &Mutex<Job>) {
+    let places = usb::Places {
+        zim_dir: cfg.zim_dir.clone(),
+        library_dir: cfg.library_dir.clone(),
+    };
+    let mut zim = false;
+    for f in chosen {
+        lock(job).current = f.rel.display().to_string();
+        let dest = places.target(f);
+        let dir = dest
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        let _ = std::fs::create_dir_all(&dir);
+        let free = crate::sys::disk(&dir).map(|d| d.1).unwrap_or(0);
+        let mut progress = |n: u64| lock(job).done += n;
+        let r = usb::import(&cfg.usb_mount, f, &places, free, &mut progress);
+        let mut j = lock(job);
+        match r {
+            Ok(done) => {
+                zim |= f.kind == usb::Kind::Zim;
+                j.lines.push((
+                    true,
+                    format!("{}: ok ({})", f.rel.display(), done.target.display()),
+                ));
+                for why in done.refused {
+                    j.lines.push((false, format!("{}/{why}", f.rel.display())));
+                }
+            }
+            Err(e) => j.lines.push((false, format!("{}: {e}", f.rel.display()))),
+        }
+    }
+    actions::unmount_stick(&cfg.usb_mount);
+    if zim {
+        actions::kiwix_again();
+    }
+    let mut j = lock(job);
+    j.done = j.total;
+    j.finished = true;
+    eprintln!("clic-admin: USB import done: {} lines", j.lines.len());
+}
+
+#[derive(Deserialize)]
+struct RemoveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+}
+
+async fn usb_remove(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    headers: HeaderMap,
+    Form(f): Form<RemoveForm>,
+) -> Result<Response, Page> {
+    post_ok(&app, &ctx, &headers, &f.csrf, false)?;
+    // Only a name the page lists, never a path.
+    let listed = on_the_box(&app)
+        .into_iter()
+        .any(|(k, n, _)| k == f.kind && n == f.name);
+    if !listed {
+        return Err(message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(ctx.lang, "err_bad_request"),
+        ));
+    }
+    let dir = if f.kind == "zim" {
+        &app.cfg.zim_dir
+    } else {
+        &app.cfg.library_dir
+    };
+    let path = dir.join(&f.name);
+    let r = if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) {
+        std::fs::remove_dir_all(&path)
+    } else {
+        std::fs::remove_file(&path)
+    };
+    if let Err(e) = r {
+        eprintln!("clic-admin: removing {}: {e}", path.display());
+        return Err(internal(&app, &ctx));
+    }
+    if f.kind == "zim" {
+        actions::kiwix_again();
+    }
+    eprintln!("clic-admin: removed {}", path.display());
+    Ok(see_other(&app, "/usb"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_items_in_one_form() {
+        assert_eq!(
+            form_pairs(b"csrf=ab&item=0&item=2&x=a%2Fb+c"),
+            vec![
+                ("csrf".to_string(), "ab".to_string()),
+                ("item".into(), "0".into()),
+                ("item".into(), "2".into()),
+                ("x".into(), "a/b c".into()),
+            ]
+        );
+        // Broken escapes and multi-byte text do not panic.
+        assert_eq!(
+            form_pairs("a=%é%4".as_bytes()),
+            vec![("a".to_string(), "%é%4".to_string())]
+        );
+    }
 
     #[test]
     fn passwords_and_dates() {
@@ -1148,19 +1551,5 @@ mod tests {
         assert_eq!(local_to_epoch("2026-13-05"), None);
         assert_eq!(local_to_epoch("2026-12-05 09:30"), None);
         assert!(local_to_epoch("2026-12-05T09:30").is_some());
-    }
-
-    #[test]
-    fn origins() {
-        let mut h = HeaderMap::new();
-        h.insert("host", HeaderValue::from_static("clic.lan"));
-        assert!(same_origin(&h));
-        h.insert("origin", HeaderValue::from_static("http://clic.lan"));
-        assert!(same_origin(&h));
-        h.insert("origin", HeaderValue::from_static("http://evil.example"));
-        assert!(!same_origin(&h));
-        h.insert("origin", HeaderValue::from_static("http://clic.lan"));
-        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
-        assert!(!same_origin(&h));
     }
 }

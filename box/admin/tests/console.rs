@@ -189,7 +189,10 @@ fn login_is_guarded_slowed_and_gives_a_strict_session() {
     }
     let mut eve = Phone::new("10.41.0.23");
     let a = eve.get(&format!("{}/", c.url));
-    assert!(a.set_cookies.iter().any(|c| c.starts_with("clic_admin_pre=")));
+    assert!(a
+        .set_cookies
+        .iter()
+        .any(|c| c.starts_with("clic_admin_pre=")));
     assert_eq!(a.status, 200);
     assert!(a.body.contains("id=\"login-form\""));
     assert!(!a.body.contains("id=\"services\""));
@@ -213,7 +216,10 @@ fn login_is_guarded_slowed_and_gives_a_strict_session() {
     let a = eve.send(r, Some(&[("csrf", &csrf), ("password", PASSWORD)]));
     assert_eq!(a.status, 400);
     // An opaque origin is believed only when the browser says same-origin.
-    let r = eve.agent.post(&format!("{}/login", c.url)).set("Origin", "null");
+    let r = eve
+        .agent
+        .post(&format!("{}/login", c.url))
+        .set("Origin", "null");
     let a = eve.send(r, Some(&[("csrf", &csrf), ("password", "x")]));
     assert_eq!(a.status, 400);
     // Pages are sent with a referrer policy that keeps the Origin of their

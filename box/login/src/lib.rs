@@ -6,8 +6,11 @@
 //!   hashes as `login` and `passwd` (yescrypt `$y$` on Debian bookworm;
 //!   older `$6$` sha512-crypt hashes still verify). Nothing is linked at
 //!   build time, so cross-building needs no target libcrypt.
+//! - [`request`]: cookies, the client address behind nginx, the origin
+//!   check of forms.
 //! - [`delay`]: after failed attempts a client waits longer and longer
 //!   before the next one is even looked at (pure: time is passed in).
 
 pub mod crypt;
 pub mod delay;
+pub mod request;

@@ -46,6 +46,10 @@ pub struct BootArgs {
     /// Write guest changes to the image instead of discarding them
     #[arg(long)]
     pub persist: bool,
+    /// Plug this raw disk image in as a USB stick (read-only), e.g. to try
+    /// the admin console's import (repeatable)
+    #[arg(long = "usb", value_name = "FILE")]
+    pub usb: Vec<PathBuf>,
 }
 
 /// How long the HTTP check may retry once the boot has been seen: what is
@@ -185,6 +189,15 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
     }
     opts.forwards = forwards.clone();
     opts.snapshot = !a.persist;
+    for u in &a.usb {
+        if !u.is_file() {
+            return Err(anyhow::anyhow!(
+                "--usb {}: no such file (a raw disk image, e.g. made with mkfs.vfat -C)",
+                u.display()
+            ));
+        }
+    }
+    opts.usb = a.usb.clone();
     opts.memory = a.memory.clone();
     let until = regex::Regex::new(&a.until).map_err(|e| usage(format!("--until: {e}")))?;
     let watch = Watch {

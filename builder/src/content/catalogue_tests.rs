@@ -119,3 +119,25 @@ fn the_nginx_map_finds_words_as_browsers_send_them() {
     // Specific words before the pack's title, which finds everything.
     assert_eq!(lookup("pack+fus%C3%A9e"), Some("fusee"));
 }
+
+#[test]
+fn every_item_has_a_qr_code_of_its_own_address() {
+    let packs = vec![pack(
+        "cours",
+        vec![
+            item("poele", Kind::Html, "Poêle", 10),
+            item("film", Kind::Video, "Film", 10),
+        ],
+    )];
+    let c = catalogue(&packs, &[false]);
+    let q = crate::content::stage::item_qr_codes(&c, "clic.lan");
+    assert_eq!(q.len(), 2);
+    // Where the item is read, else the file itself.
+    assert!(q["cours/poele"].contains("QR code: http://clic.lan/content/cours/poele/\""));
+    assert!(
+        q["cours/film"].contains("http://clic.lan/content/cours/film.video"),
+        "{}",
+        q["cours/film"]
+    );
+    assert!(q["cours/film"].starts_with("<svg"));
+}

@@ -197,6 +197,34 @@ fn unpack_site(archive: &Path, dir: &Path, pack: &str, item: &str) -> Result<(),
     Ok(())
 }
 
+/// The name a phone reaches the box by: the hotspot's domain, else the
+/// host name.
+fn box_host(ctx: &TemplateContext) -> String {
+    ctx.settings
+        .get("hotspot")
+        .and_then(|h| h.get("domain"))
+        .and_then(|d| d.as_str())
+        .unwrap_or(&ctx.hostname)
+        .to_owned()
+}
+
+/// Each item's QR code (`PACK/ITEM` -> inline SVG) of its own address on
+/// the box (where it is read, else the file), so that a kiosk screen or a
+/// printed page sends a phone straight to it. An address too long for a
+/// QR code gets none.
+pub fn item_qr_codes(cat: &Catalogue, host: &str) -> std::collections::BTreeMap<String, String> {
+    cat.packs
+        .iter()
+        .flat_map(|p| p.items.iter())
+        .filter_map(|i| {
+            let path = i.read.as_deref().unwrap_or(&i.link);
+            let url = format!("http://{host}{path}");
+            let svg = clic_poster::qr_svg_labelled(&url, &format!("QR code: {url}")).ok()?;
+            Some((format!("{}/{}", i.pack, i.id), svg))
+        })
+        .collect()
+}
+
 /// The library pages in every language, one results page per indexed
 /// word, the licences pages, and nginx's configuration for all of it.
 fn write_pages(
@@ -220,6 +248,8 @@ fn write_pages(
             detail: e.to_string(),
         })?;
     let idx = catalogue::index(cat);
+    let mut base_ctx = base_ctx;
+    base_ctx.insert("qrs", &item_qr_codes(cat, &box_host(ctx)));
     let www = in_root(root, "/var/www/html");
     for (lang, base) in LIBRARY_PAGES {
         let mut c = base_ctx.clone();

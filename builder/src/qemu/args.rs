@@ -130,6 +130,8 @@ pub struct BootOptions {
     /// Overrides the profile's `append`.
     pub append: Option<String>,
     pub extra: Vec<String>,
+    /// Raw disk images plugged in as USB sticks (read-only).
+    pub usb: Vec<PathBuf>,
 }
 
 impl BootOptions {
@@ -147,6 +149,7 @@ impl BootOptions {
             dtb: None,
             append: None,
             extra: Vec::new(),
+            usb: Vec::new(),
         }
     }
 }
@@ -328,6 +331,23 @@ pub fn qemu_command(
             "-device",
             "nvme,drive=disk0,serial=clic0",
         ]),
+    }
+
+    // USB sticks: an xHCI controller, one usb-storage device each,
+    // read-only (the guest sees a write-protected disk).
+    if !opts.usb.is_empty() {
+        push(&["-device", "qemu-xhci,id=clicxhci"]);
+        for (i, u) in opts.usb.iter().enumerate() {
+            push(&[
+                "-drive",
+                &format!(
+                    "file={},format=raw,if=none,id=clicusb{i},readonly=on",
+                    opt_path(u)
+                ),
+                "-device",
+                &format!("usb-storage,bus=clicxhci.0,drive=clicusb{i},removable=on"),
+            ]);
+        }
     }
 
     let mut user = String::from("user");

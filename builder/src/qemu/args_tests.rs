@@ -371,3 +371,19 @@ fn profile_round_trips_and_rejects_unknown_keys() {
     assert!(err.contains("kvm"), "{err}");
     assert!(toml::from_str::<QemuProfile>(&format!("{base}firmware=['coreboot']")).is_err());
 }
+
+#[test]
+fn usb_sticks_are_read_only_usb_storage() {
+    let mut o = BootOptions::new("/i.img", Firmware::Bios);
+    o.usb = vec!["/tmp/stick,1.img".into()];
+    let (_, args) = command(&x86_64(), &o);
+    let joined = args.join(" ");
+    assert!(joined.contains("-device qemu-xhci,id=clicxhci"), "{joined}");
+    assert!(
+        joined.contains("-drive file=/tmp/stick,,1.img,format=raw,if=none,id=clicusb0,readonly=on"),
+        "{joined}"
+    );
+    assert!(joined.contains("usb-storage,bus=clicxhci.0,drive=clicusb0,removable=on"));
+    let (_, plain) = command(&x86_64(), &BootOptions::new("/i.img", Firmware::Bios));
+    assert!(!plain.join(" ").contains("xhci"));
+}

@@ -16,6 +16,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+pub use clic_login::request::same_origin;
+use clic_login::request::{client_ip, cookie};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -212,36 +214,11 @@ pub struct Ctx {
     pub admin: bool,
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
-}
-
 fn query_lang(q: Option<&str>) -> Option<Lang> {
     q?.split('&')
         .filter_map(|kv| kv.split_once('='))
         .find(|(k, _)| *k == "lang")
         .and_then(|(_, v)| Lang::parse(v))
-}
-
-fn client_ip(peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
-    let trusted = peer.ip() == IpAddr::from([127, 0, 0, 1]);
-    if trusted {
-        if let Some(ip) = headers
-            .get("x-real-ip")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
-    }
-    peer.ip()
 }
 
 fn is_token(s: &str) -> bool {
@@ -352,33 +329,6 @@ async fn context(State(app): State<AppState>, mut req: Request, next: Next) -> R
         HeaderValue::from_static("same-origin"),
     );
     resp
-}
-
-fn host_of(s: &str) -> &str {
-    let s = s.split_once("://").map(|(_, r)| r).unwrap_or(s);
-    let s = s.split('/').next().unwrap_or(s);
-    if let Some(rest) = s.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
-    }
-    s.rsplit_once(':').map(|(h, _)| h).unwrap_or(s)
-}
-
-/// A POST from this site: the browser's own signals first.
-pub fn same_origin(headers: &HeaderMap) -> bool {
-    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
-    if let Some(site) = get("sec-fetch-site") {
-        if site != "same-origin" && site != "none" {
-            return false;
-        }
-    }
-    match (get("origin"), get("host")) {
-        // An opaque origin (privacy settings, old referrer policies) is only
-        // believed when the browser itself says the request is same-origin.
-        (Some("null"), _) => get("sec-fetch-site") == Some("same-origin"),
-        (Some(o), Some(h)) => host_of(o).eq_ignore_ascii_case(host_of(h)),
-        (Some(_), None) => false,
-        (None, _) => true,
-    }
 }
 
 impl App {
@@ -615,49 +565,6 @@ mod tests {
             m.insert(*k, HeaderValue::from_static(v));
         }
         m
-    }
-
-    #[test]
-    fn origin_checks() {
-        assert!(same_origin(&h(&[])));
-        assert!(same_origin(&h(&[
-            ("host", "10.0.0.1"),
-            ("origin", "http://10.0.0.1")
-        ])));
-        assert!(same_origin(&h(&[
-            ("host", "box.local:8080"),
-            ("origin", "http://box.local:8080")
-        ])));
-        assert!(same_origin(&h(&[
-            ("host", "box.local"),
-            ("origin", "http://box.local:8080")
-        ])));
-        assert!(!same_origin(&h(&[
-            ("host", "box.local"),
-            ("origin", "http://evil.example")
-        ])));
-        assert!(!same_origin(&h(&[("origin", "null"), ("host", "x")])));
-        assert!(same_origin(&h(&[
-            ("origin", "null"),
-            ("sec-fetch-site", "same-origin")
-        ])));
-        assert!(!same_origin(&h(&[
-            ("origin", "null"),
-            ("sec-fetch-site", "none")
-        ])));
-        assert!(!same_origin(&h(&[("sec-fetch-site", "cross-site")])));
-        assert!(same_origin(&h(&[("sec-fetch-site", "same-origin")])));
-        assert_eq!(host_of("http://[::1]:80"), "::1");
-    }
-
-    #[test]
-    fn client_address_trusts_only_local_proxy() {
-        let hd = h(&[("x-real-ip", "10.1.2.3")]);
-        let local: SocketAddr = "127.0.0.1:5000".parse().unwrap();
-        let other: SocketAddr = "10.0.0.9:5000".parse().unwrap();
-        assert_eq!(client_ip(local, &hd), "10.1.2.3".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(other, &hd), other.ip());
-        assert_eq!(client_ip(local, &h(&[("x-real-ip", "junk")])), local.ip());
     }
 
     #[test]
