@@ -836,8 +836,10 @@ fn chat_account(alice: &Browser, bob: &Browser, url: &str) {
 }
 
 const WIKI_PAGE: &str = "participation";
-/// Three ext4 journal commits (`commit=5`, the default).
-const WIKI_SETTLE: Duration = Duration::from_secs(15);
+/// Past the kernel's writeback of dirty data (`dirty_expire_centisecs`
+/// 30 s, then the next flusher wake-up, every 5 s) and an ext4 journal
+/// commit: 15 s (three commits) once lost a page saved just before.
+const WIKI_SETTLE: Duration = Duration::from_secs(40);
 const WIKI_TEXT: &str = "Compte rendu de l'assemblée : le four à pain est réparé.";
 
 fn wiki_url(url: &str, action: &str) -> String {

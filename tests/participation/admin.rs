@@ -100,18 +100,23 @@ fn click_and_wait(b: &Browser, css: &str) {
     );
 }
 
-/// GET `path` from the page's own origin (with its cookies); the text.
-/// For downloads, which the browser saves rather than shows.
-fn fetch_text(b: &Browser, path: &str) -> String {
-    let v = b.exec(
-        "const x = new XMLHttpRequest(); x.open('GET', arguments[0], false); x.send(); \
-         return x.status + '\\n' + x.responseText;",
-        vec![Value::String(path.into())],
-    );
-    let text = v.as_str().unwrap_or("").to_owned();
-    let (status, body) = text.split_once('\n').unwrap_or(("", ""));
-    assert_eq!(status, "200", "{path}: {}", tail(body, 5));
-    body.to_owned()
+/// GET `path` from the box with the browser's session cookie `cookie`
+/// (a download, which the browser would save rather than show).
+fn fetch_text(b: &RunningBox, eve: &Browser, cookie: &str, path: &str) -> String {
+    let session = eve
+        .cookie(cookie)
+        .unwrap_or_else(|| panic!("no {cookie} cookie in the browser"));
+    let r = super::common::http::request(
+        b.port,
+        "GET",
+        path,
+        &[("Cookie", &format!("{cookie}={session}"))],
+        b"",
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    assert_eq!(r.status, 200, "{path}: {}", tail(&r.text(), 5));
+    r.text()
 }
 
 /// Seconds to wait in a "wait N s" message.
@@ -335,8 +340,9 @@ pub fn clock(eve: &Browser, url: &str) {
 
 /// The diagnostics: logs and settings, the new SSID there, the passphrase not.
 pub fn diagnostics(b: &RunningBox, eve: &Browser, url: &str) {
+    // The session cookie is for /admin: the browser shows it from there.
     eve.goto(&format!("{url}/admin/"));
-    let text = fetch_text(eve, "/admin/diagnostics");
+    let text = fetch_text(b, eve, "clic_admin", "/admin/diagnostics");
     assert!(text.contains("===== journal"), "{}", tail(&text, 20));
     assert!(
         text.contains(&format!("ssid={SSID}")),
@@ -348,7 +354,6 @@ pub fn diagnostics(b: &RunningBox, eve: &Browser, url: &str) {
         "the diagnostics hold the Wi-Fi passphrase"
     );
     assert!(text.contains("wpa_passphrase= [removed]"));
-    let _ = b;
 }
 
 /// The poster (A4, from the box's live settings): both QR codes, as the
@@ -374,7 +379,14 @@ pub fn poster(eve: &Browser, url: &str) {
                 .trim_end_matches(" svg")
         ));
         let o = Command::new("zbarimg")
-            .args(["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable"])
+            // Raw bytes: zbar's own charset guess reads UTF-8 as Shift JIS.
+            .args([
+                "--quiet",
+                "--raw",
+                "-Sdisable",
+                "-Sqrcode.enable",
+                "-Sbinary",
+            ])
             .arg(&png)
             .output()
             .unwrap_or_else(|e| panic!("zbarimg (make deps): {e}"));
@@ -435,6 +447,8 @@ pub fn password_change(eve: &Browser, url: &str, old: &str) -> String {
 /// deleted, the backup restored from the browser: the poll is back.
 /// Expects `eve` logged in to agora's moderation.
 pub fn backup_restore(eve: &Browser, url: &str, port: u16, poll: &str, dir: &Path) {
+    // The session cookie is for /agora: the browser shows it from there.
+    eve.goto(&format!("{url}/agora/admin"));
     let session = eve
         .cookie("agora_admin")
         .expect("logged in to agora's moderation");

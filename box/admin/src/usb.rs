@@ -298,6 +298,16 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
+/// What the library's readers (nginx, kiwix: other users) need: files
+/// 0644, folders 0755, whatever the service's umask.
+fn public(path: &Path, dir: bool) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(
+        path,
+        fs::Permissions::from_mode(if dir { 0o755 } else { 0o644 }),
+    )
+}
+
 /// Copy `from` to `to` (a new file), synced; the sha256 of what was read.
 /// `progress` is told of every chunk.
 fn copy_hashing(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> std::io::Result<String> {
@@ -306,6 +316,7 @@ fn copy_hashing(from: &Path, to: &Path, progress: &mut dyn FnMut(u64)) -> std::i
         .write(true)
         .create_new(true)
         .open(to)?;
+    public(to, false)?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -388,7 +399,10 @@ pub fn import(
     }
     let dest_dir = target.parent().unwrap_or(Path::new("/")).to_path_buf();
     let dest_dir = dest_dir.as_path();
-    fs::create_dir_all(dest_dir).map_err(io_err(dest_dir))?;
+    if !dest_dir.is_dir() {
+        fs::create_dir_all(dest_dir).map_err(io_err(dest_dir))?;
+        public(dest_dir, true).map_err(io_err(dest_dir))?;
+    }
     let stage = dest_dir.join(format!(".clic-import-{}", std::process::id()));
     let _ = fs::remove_dir_all(&stage);
     fs::create_dir(&stage).map_err(io_err(&stage))?;
@@ -422,6 +436,7 @@ fn stage_item(
         }
         Kind::Pack => {
             fs::create_dir(&staged).map_err(io_err(&staged))?;
+            public(&staged, true).map_err(io_err(&staged))?;
             for (file, want) in &f.sums {
                 let from = src.join(file);
                 match fs::symlink_metadata(&from) {
@@ -433,7 +448,10 @@ fn stage_item(
                 }
                 let to = staged.join(file);
                 if let Some(p) = to.parent() {
-                    fs::create_dir_all(p).map_err(io_err(p))?;
+                    if !p.is_dir() {
+                        fs::create_dir_all(p).map_err(io_err(p))?;
+                        public(p, true).map_err(io_err(p))?;
+                    }
                 }
                 let got = copy_hashing(&from, &to, progress).map_err(io_err(&from))?;
                 let again = sha256_file(&to).map_err(io_err(&to))?;
@@ -443,7 +461,9 @@ fn stage_item(
                 }
             }
             let sums = src.join("SHA256SUMS");
-            let _ = fs::copy(&sums, staged.join("SHA256SUMS"));
+            if fs::copy(&sums, staged.join("SHA256SUMS")).is_ok() {
+                let _ = public(&staged.join("SHA256SUMS"), false);
+            }
             if refused.len() == f.sums.len() && !f.sums.is_empty() {
                 return Err(ImportError::Mismatch(f.name()));
             }
@@ -468,6 +488,7 @@ fn copy_tree(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(), ImportError> {
     fs::create_dir(to).map_err(io_err(to))?;
+    public(to, true).map_err(io_err(to))?;
     if depth > MAX_DEPTH + 4 {
         return Ok(());
     }
@@ -562,7 +583,10 @@ mod tests {
     }
 
     #[test]
+    #[allow(unsafe_code)] // umask, as the service has it (UMask=0077)
     fn import_verifies_and_never_shows_a_bad_copy() {
+        // SAFETY: umask has no memory effect; it only changes new files' modes.
+        unsafe { libc::umask(0o077) };
         let d = stick();
         let dest = tempfile::tempdir().unwrap();
         let places = Places {
@@ -581,6 +605,13 @@ mod tests {
         import(d.path(), &found[0], &places, u64::MAX, &mut p).unwrap();
         let r = import(d.path(), &found[2], &places, u64::MAX, &mut p).unwrap();
         assert!(r.target.join("2024/a.jpg").is_file());
+        // Readable by the library's readers whatever the umask (the
+        // service runs with 0077).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&r.target.join("2024/a.jpg")), 0o644);
+        assert_eq!(mode(&r.target.join("2024")), 0o755);
+        assert_eq!(mode(&r.target), 0o755);
         assert!(fs::symlink_metadata(r.target.join("etc")).is_err());
         // Not a ZIM: refused, and nothing left in the ZIM directory.
         let e = import(d.path(), &found[3], &places, u64::MAX, &mut p).unwrap_err();
