@@ -302,7 +302,7 @@ fn portal_pages_render_from_the_default_specs_layers() {
     let imgs = Regex::new(r"<img[^>]*>").unwrap();
     for (path, lang, other) in [
         ("var/www/html/index.html", "fr", "/en/"),
-        ("var/www/html/en/index.html", "en", "/"),
+        ("var/www/html/en/index.html", "en", "/index.html"),
         ("var/www/html/about.html", "fr", "/en/about.html"),
         ("var/www/html/en/about.html", "en", "/about.html"),
     ] {
@@ -330,8 +330,17 @@ fn portal_pages_render_from_the_default_specs_layers() {
         fr.contains("<a href=\"/clic/continue\">") && en.contains("<a href=\"/clic/continue\">")
     );
     assert!(!links.iter().any(|l| l == "/clic/continue"));
-    // The base layer's welcome text stays on the home page.
-    assert!(fr.contains("Cette boîte CLIC! fonctionne."));
+    // The base layer's welcome text stays on the home page: a file the
+    // page includes (nginx SSI), so that the box can change it; the
+    // portal's title likewise.
+    assert!(fr.contains(r#"<p class="lead"><!--# include virtual="/clic/text/welcome.html" -->"#));
+    assert_eq!(
+        page("var/lib/clic/text/welcome.html"),
+        "Cette boîte CLIC! fonctionne."
+    );
+    assert!(fr
+        .contains(r#"<title><!--# include virtual="/clic/text/title.html" --> · accueil</title>"#));
+    assert_eq!(page("var/lib/clic/text/title.html"), "CLIC!");
     let about = page("var/www/html/about.html");
     assert!(
         about.contains("2025-01-01"),

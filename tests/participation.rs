@@ -1241,6 +1241,9 @@ fn participation_in_chromium_on_a_512_mb_box() {
             since = Some(admin::unconfirmed_change(&eve, &url))
         });
         scenario("admin clock", &mut failed, || admin::clock(&eve, &url));
+        let retitled = scenario("admin portal texts", &mut failed, || {
+            admin::portal_texts(&eve, &url)
+        });
         scenario("admin diagnostics", &mut failed, || {
             admin::diagnostics(&b, &eve, &url)
         });
@@ -1249,6 +1252,13 @@ fn participation_in_chromium_on_a_512_mb_box() {
             scenario("admin rollback", &mut failed, || {
                 admin::rollback_check(&eve, &url, since)
             });
+            if retitled {
+                scenario(
+                    "admin portal texts kept after the rollback",
+                    &mut failed,
+                    || admin::portal_texts_kept(&eve, &url),
+                );
+            }
         }
         let changed = scenario("admin password change", &mut failed, || {
             admin::password_change(&eve, &url, &password);

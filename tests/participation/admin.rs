@@ -289,6 +289,78 @@ pub fn wifi_change(eve: &Browser, url: &str) {
     );
 }
 
+pub const PORTAL_TITLE: &str = "Salle des fêtes <du lavoir> & co";
+const WELCOME: &str = "Bienvenue au lavoir : « tout est ici ».";
+
+/// The portal's title, French welcome sentence and home language, changed
+/// from the console: the pages follow at once (escaped: the title's `<` is
+/// text, not markup), `/` answers in English, the French page stays at
+/// /index.html; a title past 60 characters is refused with the rule. Made
+/// while a Wi-Fi change waits for its confirmation: [`portal_texts_kept`]
+/// checks, after the rollback, that they stayed.
+pub fn portal_texts(eve: &Browser, url: &str) {
+    let m = settings_submit(
+        eve,
+        url,
+        &[
+            ("portal-title", PORTAL_TITLE),
+            ("welcome", &format!("{WELCOME}\n")),
+            ("home-lang", "en"),
+        ],
+        false,
+    );
+    assert!(m.contains("appliqués"), "{m}");
+    assert!(
+        eve.find_all("#confirm-help").is_empty(),
+        "a portal text asked for a Wi-Fi confirmation"
+    );
+    eve.goto(&format!("{url}/"));
+    assert!(
+        eve.url().ends_with("/en/"),
+        "/ does not answer in English: {}",
+        eve.url()
+    );
+    assert_eq!(eve.title(), format!("{PORTAL_TITLE} · home"));
+    assert_eq!(eve.text("h1"), PORTAL_TITLE);
+    assert!(eve.text(".lead").starts_with("This CLIC! box works."));
+    eve.screenshot("portal-retitled-en");
+    eve.find("a[hreflang=fr]").click();
+    eve.wait_until("the French home page", Duration::from_secs(20), || {
+        eve.url().ends_with("/index.html").then_some(())
+    });
+    assert_eq!(eve.text("h1"), PORTAL_TITLE);
+    let lead = eve.text(".lead");
+    assert!(lead.starts_with(WELCOME), "{lead}");
+    // Every page that shows the title: the library's too.
+    eve.goto(&format!("{url}/bibliotheque/"));
+    assert!(eve.title().starts_with(PORTAL_TITLE), "{}", eve.title());
+    // The console names the box by it.
+    eve.goto(&format!("{url}/admin/"));
+    assert_eq!(eve.text("h1"), PORTAL_TITLE);
+    let m = settings_submit(eve, url, &[("portal-title", &"a".repeat(61))], false);
+    assert!(m.contains("refusé"), "{m}");
+    let refusals = eve.text("#refusals");
+    assert!(
+        refusals.contains("title") && refusals.contains("60"),
+        "the refusal does not give the rule: {refusals}"
+    );
+    assert_eq!(current(eve, url, "portal-title"), PORTAL_TITLE);
+    // Back to French at /.
+    let m = settings_submit(eve, url, &[("home-lang", "fr")], false);
+    assert!(m.contains("appliqués"), "{m}");
+    eve.goto(&format!("{url}/"));
+    assert!(!eve.url().ends_with("/en/"), "{}", eve.url());
+    assert_eq!(eve.text("h1"), PORTAL_TITLE);
+}
+
+/// After the rollback of another (Wi-Fi) change: the portal's texts stay.
+pub fn portal_texts_kept(eve: &Browser, url: &str) {
+    assert_eq!(current(eve, url, "portal-title"), PORTAL_TITLE);
+    assert_eq!(current(eve, url, "welcome"), WELCOME);
+    eve.goto(&format!("{url}/index.html"));
+    assert_eq!(eve.text("h1"), PORTAL_TITLE);
+}
+
 /// A change not confirmed: the box goes back to the old one by itself.
 /// Returns when the change is made; [`rollback_check`] checks, a minute on.
 pub fn unconfirmed_change(eve: &Browser, url: &str) -> Instant {
@@ -636,6 +708,14 @@ pub fn power_off(b: RunningBox, eve: &Browser, url: &str) {
     assert!(
         serial.contains("reboot: Power down"),
         "no clean power-down on the console:\n{}",
+        tail(&serial, 30)
+    );
+    // Said last, filesystems read-only (systemd-shutdown's hook, layer
+    // admin), before the power goes.
+    let said = serial.find("it is safe to unplug");
+    assert!(
+        said.is_some() && said < serial.rfind("reboot: Power down"),
+        "no \"safe to unplug\" before the power-down:\n{}",
         tail(&serial, 30)
     );
     println!("admin: powered off after {} s", started.elapsed().as_secs());

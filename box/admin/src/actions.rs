@@ -174,8 +174,14 @@ pub fn rollback(cfg: &Config) -> Result<bool, ActionError> {
     }
     for (to, from) in backups(cfg) {
         if from.exists() {
-            let bytes = std::fs::read(&from)
+            let mut bytes = std::fs::read(&from)
                 .map_err(|e| ActionError::Io(format!("reading {}", from.display()), e))?;
+            if to == cfg.settings_state {
+                // Only the hotspot's values go back: a setting changed
+                // meanwhile (a time zone, the portal's title) stays.
+                let now = std::fs::read_to_string(&to).unwrap_or_default();
+                bytes = hotspot_values_back(&now, &String::from_utf8_lossy(&bytes)).into_bytes();
+            }
             crate::sys::write_atomic(&to, &bytes, 0o600)
                 .map_err(|e| ActionError::Io(format!("restoring {}", to.display()), e))?;
         }
@@ -183,6 +189,25 @@ pub fn rollback(cfg: &Config) -> Result<bool, ActionError> {
     discard_backups(cfg);
     run("systemctl", &["restart", "clic-hotspot.service"], None)?;
     Ok(true)
+}
+
+/// The settings state (`{layer: {key: value}}`, clic-box's record of what
+/// was applied) `now`, with the hotspot layer's values as they were in
+/// `before`. A state that does not parse: `before` whole.
+pub fn hotspot_values_back(now: &str, before: &str) -> String {
+    use serde_json::{Map, Value};
+    let parse = |t: &str| match serde_json::from_str::<Value>(t) {
+        Ok(Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    let Some(mut merged) = parse(now) else {
+        return before.to_string();
+    };
+    match parse(before).unwrap_or_else(Map::new).remove("hotspot") {
+        Some(h) => merged.insert("hotspot".into(), h),
+        None => merged.remove("hotspot"),
+    };
+    serde_json::to_string_pretty(&Value::Object(merged)).unwrap_or_else(|_| before.to_string())
 }
 
 /// Set the clock to `epoch` (seconds), then the RTC if the board has one.
@@ -348,5 +373,20 @@ mod tests {
         assert!(!r.contains("pain au levain"), "{r}");
         assert!(r.contains("ssid=CLIC"));
         assert!(r.contains("wpa_passphrase= [removed]"), "{r}");
+    }
+
+    #[test]
+    fn a_rollback_puts_back_the_hotspot_values_only() {
+        let before = r#"{"hotspot": {"channel": 6}, "system": {"timezone": "Europe/Paris"}}"#;
+        let now = r#"{"hotspot": {"channel": 11}, "system": {"timezone": "Africa/Dakar"}, "portal": {"title": "Lavoir"}}"#;
+        let v: serde_json::Value = serde_json::from_str(&hotspot_values_back(now, before)).unwrap();
+        assert_eq!(v["hotspot"]["channel"], 6);
+        assert_eq!(v["system"]["timezone"], "Africa/Dakar");
+        assert_eq!(v["portal"]["title"], "Lavoir");
+        // No hotspot values before: none after.
+        let v: serde_json::Value = serde_json::from_str(&hotspot_values_back(now, "{}")).unwrap();
+        assert!(v.get("hotspot").is_none() && v["portal"]["title"] == "Lavoir");
+        // A damaged state: what was before, whole.
+        assert_eq!(hotspot_values_back("{not json", before), before);
     }
 }

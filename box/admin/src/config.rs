@@ -52,6 +52,16 @@ pub struct Config {
     /// Where a USB stick is mounted (read-only) while the admin looks at it.
     #[serde(default = "default_usb_mount")]
     pub usb_mount: PathBuf,
+    /// The texts the portal's pages include (layers base and portal).
+    #[serde(default = "default_text_dir")]
+    pub text_dir: PathBuf,
+    /// The home page's language the image was built with.
+    #[serde(default)]
+    pub portal_lang: Lang,
+}
+
+fn default_text_dir() -> PathBuf {
+    "/var/lib/clic/text".into()
 }
 
 fn default_zim_dir() -> PathBuf {

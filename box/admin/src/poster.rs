@@ -3,10 +3,15 @@
 use crate::config::Config;
 use crate::wifi::Wifi;
 
-pub fn html(cfg: &Config, w: &Wifi, paper: &str) -> Result<String, clic_poster::PosterError> {
+pub fn html(
+    cfg: &Config,
+    box_name: &str,
+    w: &Wifi,
+    paper: &str,
+) -> Result<String, clic_poster::PosterError> {
     let paper = paper.parse().unwrap_or(clic_poster::Paper::A4);
     clic_poster::poster_html(&clic_poster::Poster {
-        box_name: cfg.box_name.clone(),
+        box_name: box_name.to_string(),
         ssid: w.ssid.clone(),
         passphrase: w.passphrase.clone(),
         portal_url: cfg.portal_url.clone(),

@@ -6,6 +6,7 @@
 use crate::actions::{self, Applied};
 use crate::config::Config;
 use crate::delay_wait_text;
+use crate::portal::Texts;
 use crate::status;
 use crate::text::{t, Lang};
 use crate::usb;
@@ -55,6 +56,18 @@ impl App {
             delay: Mutex::new(Delay::new()),
             start: Instant::now(),
         })
+    }
+
+    /// The portal's texts now (None: no portal).
+    fn texts(&self) -> Option<Texts> {
+        crate::portal::read(&self.cfg.text_dir, self.cfg.portal_lang)
+    }
+
+    /// The box's name: the portal's title as the pages show it now.
+    fn box_name(&self) -> String {
+        self.texts()
+            .map(|t| t.title)
+            .unwrap_or_else(|| self.cfg.box_name.clone())
     }
 
     fn token_for(&self, what: &str) -> String {
@@ -388,7 +401,7 @@ fn login_page(app: &App, ctx: &Ctx, status: StatusCode, note: Option<(&str, Stri
         status,
         t(l, "login"),
         html! {
-            h1 { (t(l, "title")) " · " (app.cfg.box_name) }
+            h1 { (t(l, "title")) " · " (app.box_name()) }
             @if let Some((class, text)) = &note {
                 p #message .(class) role="alert" { (text) }
             }
@@ -571,6 +584,7 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
     let base = app.base();
     let wifi = current_wifi(app);
     let tz = current_timezone();
+    let texts = app.texts();
     let pending = actions::pending(&app.cfg);
     page(
         ctx,
@@ -578,7 +592,7 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
         StatusCode::OK,
         t(l, "status"),
         html! {
-            h1 { (app.cfg.box_name) }
+            h1 { (app.box_name()) }
             @if let Some((class, text)) = &note {
                 p #message .(class) role="status" { (text) }
             }
@@ -639,11 +653,11 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
                     button #clock-set type="submit" { (t(l, "clock_set")) }
                 }
             }
-            @if let Some(w) = &wifi {
-                section #settings {
-                    h2 { (t(l, "settings")) }
-                    form #settings-form method="post" action={ (base) "/settings" } {
-                        (csrf_field(ctx))
+            section #settings {
+                h2 { (t(l, "settings")) }
+                form #settings-form method="post" action={ (base) "/settings" } {
+                    (csrf_field(ctx))
+                    @if let Some(w) = &wifi {
                         label for="ssid" { (t(l, "ssid")) }
                         input #ssid type="text" name="ssid" value=(w.ssid) required maxlength="32";
                         label for="passphrase" { (t(l, "passphrase")) }
@@ -653,10 +667,23 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
                         input #channel type="number" name="channel" value=(w.channel) min="1" max="196";
                         label for="country" { (t(l, "country")) }
                         input #country type="text" name="country" value=(w.country) maxlength="2" pattern="[A-Z]{2}";
-                        label for="timezone" { (t(l, "timezone")) }
-                        input #timezone type="text" name="timezone" value=(tz);
-                        button #settings-save type="submit" { (t(l, "save")) }
                     }
+                    label for="timezone" { (t(l, "timezone")) }
+                    input #timezone type="text" name="timezone" value=(tz);
+                    @if let Some(p) = &texts {
+                        label for="portal-title" { (t(l, "portal_title")) }
+                        input #portal-title type="text" name="title" value=(p.title) required maxlength="60";
+                        label for="welcome" { (t(l, "welcome")) }
+                        textarea #welcome name="welcome" rows="3" maxlength="500" lang="fr" { (p.welcome) }
+                        label for="welcome-en" { (t(l, "welcome_en")) }
+                        textarea #welcome-en name="welcome_en" rows="3" maxlength="500" lang="en" { (p.welcome_en) }
+                        label for="home-lang" { (t(l, "home_lang")) }
+                        select #home-lang name="lang" {
+                            option value="fr" selected[p.lang == Lang::Fr] { "Français" }
+                            option value="en" selected[p.lang == Lang::En] { "English" }
+                        }
+                    }
+                    button #settings-save type="submit" { (t(l, "save")) }
                 }
             }
             section #account {
@@ -748,15 +775,17 @@ async fn settings(
     post_ok(&app, &ctx, &headers, &f.csrf, false)?;
     let l = ctx.lang;
     let now = current_wifi(&app).unwrap_or_default();
-    let (lines, hotspot) = wifi::changes(&now, &current_timezone(), &f).map_err(|e| {
-        message(
-            &ctx,
-            &app,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "error",
-            &format!("{} {e}", t(l, "refused")),
-        )
-    })?;
+    let texts = app.texts();
+    let (lines, hotspot) =
+        wifi::changes(&now, &current_timezone(), texts.as_ref(), &f).map_err(|e| {
+            message(
+                &ctx,
+                &app,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "error",
+                &format!("{} {e}", t(l, "refused")),
+            )
+        })?;
     if lines.is_empty() {
         return Ok(message(
             &ctx,
@@ -1048,7 +1077,7 @@ async fn poster(
         ));
     }
     let w = current_wifi(&app).unwrap_or_default();
-    let html = crate::poster::html(&app.cfg, &w, &q.paper).map_err(|e| {
+    let html = crate::poster::html(&app.cfg, &app.box_name(), &w, &q.paper).map_err(|e| {
         eprintln!("clic-admin: poster: {e}");
         internal(&app, &ctx)
     })?;

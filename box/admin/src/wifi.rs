@@ -3,6 +3,8 @@
 //! form of clic.txt, checked on the box by `clic-firstboot apply` with the
 //! same rules as `clic check`).
 
+use crate::portal::Texts;
+
 /// What hostapd's configuration says now.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Wifi {
@@ -48,6 +50,11 @@ pub struct SettingsForm {
     pub country: String,
     #[serde(default)]
     pub timezone: String,
+    /// The portal's texts and language (absent on a box without a portal).
+    pub title: Option<String>,
+    pub welcome: Option<String>,
+    pub welcome_en: Option<String>,
+    pub lang: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,9 +64,13 @@ pub enum LineError {
 }
 
 /// The clic.txt lines for what changed; whether the hotspot is touched.
+/// `texts`: the portal's texts now (None: no portal, its fields ignored).
+/// The welcome sentences are paragraphs: a line break typed in them is a
+/// space (HTML shows it as one); elsewhere it is refused.
 pub fn changes(
     now: &Wifi,
     timezone_now: &str,
+    texts: Option<&Texts>,
     f: &SettingsForm,
 ) -> Result<(Vec<String>, bool), LineError> {
     let mut lines = Vec::new();
@@ -90,6 +101,29 @@ pub fn changes(
     }
     if f.timezone.trim() != timezone_now {
         put("timezone", f.timezone.trim(), false)?;
+    }
+    if let Some(t) = texts {
+        if let Some(v) = &f.title {
+            if v.trim() != t.title {
+                put("title", v.trim(), false)?;
+            }
+        }
+        let paragraph = |v: &str| v.split_whitespace().collect::<Vec<_>>().join(" ");
+        if let Some(v) = f.welcome.as_deref().map(paragraph) {
+            if v != t.welcome {
+                put("welcome", &v, false)?;
+            }
+        }
+        if let Some(v) = f.welcome_en.as_deref().map(paragraph) {
+            if v != t.welcome_en {
+                put("welcome_en", &v, false)?;
+            }
+        }
+        if let Some(v) = &f.lang {
+            if v.trim() != t.lang.code() {
+                put("lang", v.trim(), false)?;
+            }
+        }
     }
     Ok((lines, hotspot))
 }
@@ -132,28 +166,28 @@ mod tests {
     fn only_what_changed() {
         let w = parse_hostapd(CONF);
         assert_eq!(
-            changes(&w, "Europe/Paris", &form("CLIC")).unwrap(),
+            changes(&w, "Europe/Paris", None, &form("CLIC")).unwrap(),
             (vec![], false)
         );
-        let (l, hs) = changes(&w, "Europe/Paris", &form("Café des voisins")).unwrap();
+        let (l, hs) = changes(&w, "Europe/Paris", None, &form("Café des voisins")).unwrap();
         assert_eq!(l, vec!["ssid=Café des voisins"]);
         assert!(hs);
         let mut f = form("CLIC");
         f.timezone = "Africa/Dakar".into();
         assert_eq!(
-            changes(&w, "Europe/Paris", &f).unwrap(),
+            changes(&w, "Europe/Paris", None, &f).unwrap(),
             (vec!["timezone=Africa/Dakar".to_string()], false)
         );
         let mut f = form("CLIC");
         f.open = Some("on".into());
         assert_eq!(
-            changes(&w, "Europe/Paris", &f).unwrap().0,
+            changes(&w, "Europe/Paris", None, &f).unwrap().0,
             vec!["passphrase="]
         );
         let mut f = form("CLIC");
         f.passphrase = "nouveau mot".into();
         assert_eq!(
-            changes(&w, "Europe/Paris", &f).unwrap().0,
+            changes(&w, "Europe/Paris", None, &f).unwrap().0,
             vec!["passphrase=nouveau mot"]
         );
     }
@@ -162,12 +196,56 @@ mod tests {
     fn a_line_break_never_reaches_a_file() {
         let w = parse_hostapd(CONF);
         assert_eq!(
-            changes(&w, "Europe/Paris", &form("CLIC\nwpa=0")),
+            changes(&w, "Europe/Paris", None, &form("CLIC\nwpa=0")),
             Err(LineError::LineBreak("ssid"))
         );
         let mut f = form("CLIC");
         f.passphrase = "a\rb".into();
-        assert!(changes(&w, "Europe/Paris", &f).is_err());
+        assert!(changes(&w, "Europe/Paris", None, &f).is_err());
+    }
+
+    #[test]
+    fn portal_texts_only_when_changed_and_on_one_line() {
+        let w = parse_hostapd(CONF);
+        let t = Texts {
+            title: "CLIC!".into(),
+            welcome: "Bonjour.".into(),
+            welcome_en: "Hello.".into(),
+            lang: crate::text::Lang::Fr,
+        };
+        let mut f = form("CLIC");
+        f.title = Some(" CLIC! ".into());
+        f.welcome = Some("Bonjour.".into());
+        f.welcome_en = Some("Hello.".into());
+        f.lang = Some("fr".into());
+        assert_eq!(
+            changes(&w, "Europe/Paris", Some(&t), &f).unwrap(),
+            (vec![], false)
+        );
+        f.title = Some("Salle des fêtes".into());
+        f.welcome = Some("Bienvenue\r\nà tous.".into());
+        f.lang = Some("en".into());
+        assert_eq!(
+            changes(&w, "Europe/Paris", Some(&t), &f).unwrap(),
+            (
+                vec![
+                    "title=Salle des fêtes".to_string(),
+                    "welcome=Bienvenue à tous.".to_string(),
+                    "lang=en".to_string()
+                ],
+                false
+            )
+        );
+        f.title = Some("a\nlang=fr".into());
+        assert_eq!(
+            changes(&w, "Europe/Paris", Some(&t), &f),
+            Err(LineError::LineBreak("title"))
+        );
+        // No portal: its fields are ignored.
+        assert_eq!(
+            changes(&w, "Europe/Paris", None, &f).unwrap(),
+            (vec![], false)
+        );
     }
 
     #[test]
