@@ -164,6 +164,38 @@ impl<T> Made<T> {
     }
 }
 
+/// The admin password the first boot wrote on the image's FAT partition
+/// (`clic-admin-password.txt`; the image booted with `--persist`), read
+/// with mtools as someone holding the card would.
+pub fn admin_password_from_card(img: &Path) -> String {
+    let manifest = manifest(img);
+    let fat = manifest["partitions"]
+        .as_array()
+        .and_then(|ps| {
+            ps.iter()
+                .find(|p| p["role"] == "esp" || p["role"] == "boot")
+        })
+        .unwrap_or_else(|| panic!("no FAT partition in {}'s manifest", img.display()));
+    let start = fat["start"].as_u64().unwrap();
+    let o = Command::new("mtype")
+        .arg("-i")
+        .arg(format!("{}@@{start}", img.display()))
+        .arg("::/clic-admin-password.txt")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "mtype: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.split("password: ").nth(1))
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| panic!("no password in the card's file:\n{text}"))
+}
+
 /// The manifest `clic build` wrote next to `img` (`NAME.manifest.json`
 /// next to `NAME.img`).
 pub fn manifest(img: &Path) -> serde_json::Value {

@@ -18,36 +18,9 @@ use serde_json::Value;
 use super::common::webdriver::Browser;
 use super::common::{self, tail, RunningBox};
 
-/// The admin password the first boot wrote on the image's FAT partition
-/// (`clic-admin-password.txt`), read with mtools as someone holding the
-/// card would.
+/// The admin password the first boot wrote on the image's FAT partition.
 pub fn password_from_card(img: &Path) -> String {
-    let manifest = common::manifest(img);
-    let fat = manifest["partitions"]
-        .as_array()
-        .and_then(|ps| {
-            ps.iter()
-                .find(|p| p["role"] == "esp" || p["role"] == "boot")
-        })
-        .unwrap_or_else(|| panic!("no FAT partition in {}'s manifest", img.display()));
-    let start = fat["start"].as_u64().unwrap();
-    let o = Command::new("mtype")
-        .arg("-i")
-        .arg(format!("{}@@{start}", img.display()))
-        .arg("::/clic-admin-password.txt")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "mtype: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let text = String::from_utf8_lossy(&o.stdout).into_owned();
-    Regex::new(r"password: (\S+)")
-        .unwrap()
-        .captures(&text)
-        .unwrap_or_else(|| panic!("no password in the card's file:\n{text}"))[1]
-        .to_owned()
+    common::admin_password_from_card(img)
 }
 
 fn login_attempt(b: &Browser, url: &str, password: &str) -> String {
