@@ -9,7 +9,7 @@ FIRMWARE ?= bios
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build image test test-boards unit lint bench readme install clean
+.PHONY: all deps build image test test-boards test-kiosk unit lint bench readme install clean
 
 all: build
 
@@ -50,6 +50,11 @@ test-boards: deps build
 		$(CLIC) inspect "$$img"; \
 	done
 	$(CARGO) test --locked --workspace -- --ignored --test-threads=2 extra_boot_
+
+# The kiosk layer on its own image, its screen read through QEMU's
+# screendump (tests/kiosk.rs; 5 to 10 minutes, skipped by make test).
+test-kiosk: deps
+	$(CARGO) test --locked --test kiosk -- --ignored --nocapture extra_boot_kiosk
 
 # Unit tests only: no root, no network, seconds.
 unit:

@@ -400,8 +400,10 @@ fn assert_passed(serial: &str, want: &[&str]) {
 
 /// What every scenario checks: the hotspot took a radio by itself, a client
 /// associated and got a lease in the box's range with the box as DNS, the
-/// portal is served by name, a second client reaches the box, and when the
-/// radios go away and a new one appears the hotspot moves to it.
+/// portal is served by name, a second client reaches the box, when the
+/// radios go away and a new one appears the hotspot moves to it, and when
+/// the admin console renames the network (logged in, form and CSRF token,
+/// as a phone would) a new client sees the new name and associates to it.
 const CLIENT_CHECKS: &[&str] = &[
     "hotspot-picks-radio",
     "box-address",
@@ -415,6 +417,10 @@ const CLIENT_CHECKS: &[&str] = &[
     "second-client",
     "second-client-reaches-box",
     "hotspot-follows-new-radio",
+    "admin-settings-applied",
+    "renamed-network-seen",
+    "renamed-network-serves",
+    "renamed-network-confirmed",
 ];
 
 /// The captive portal while offline: any name is the box, each OS's probe

@@ -12,6 +12,7 @@
 
 mod actions;
 mod config;
+mod kiosk;
 mod portal;
 mod poster;
 mod reach;

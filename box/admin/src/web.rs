@@ -359,6 +359,7 @@ pub fn router(app: AppState) -> Router {
         .route(&r("/password"), post(password))
         .route(&r("/power"), post(power))
         .route(&r("/poster"), get(poster))
+        .route(&r("/kiosk"), get(kiosk))
         .route(&r("/diagnostics"), get(diagnostics))
         .route(&r("/usb"), get(usb_page))
         .route(&r("/usb/open"), post(usb_open))
@@ -1089,6 +1090,40 @@ async fn poster(
         html,
     )
         .into_response())
+}
+
+/// The box's own screen (layer kiosk): for the box itself only.
+async fn kiosk(State(app): State<AppState>, Extension(ctx): Extension<Ctx>) -> Response {
+    if !ctx.ip.is_loopback() {
+        return not_found(State(app), Extension(ctx)).await.into_response();
+    }
+    let w = current_wifi(&app);
+    let name = app.box_name();
+    let html = crate::kiosk::html(&crate::kiosk::Kiosk {
+        box_name: &name,
+        ssid: w.as_ref().map(|w| w.ssid.as_str()),
+        passphrase: w.as_ref().and_then(|w| w.passphrase.as_deref()),
+        portal_url: &app.cfg.portal_url,
+    });
+    match html {
+        Ok(html) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; style-src 'unsafe-inline'; frame-src 'self'; frame-ancestors 'none'",
+                ),
+                (header::REFERRER_POLICY, "same-origin"),
+            ],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            eprintln!("clic-admin: kiosk: {e}");
+            internal(&app, &ctx).into_response()
+        }
+    }
 }
 
 async fn diagnostics(

@@ -341,6 +341,24 @@ fn only_the_reach_it_is_given() {
     );
 }
 
+/// The kiosk's page: for the box's own screen only, without login; it
+/// names the network from hostapd's file (escaped) and carries both codes.
+#[test]
+fn the_kiosk_page_is_for_the_box_itself() {
+    let c = start("local");
+    for ip in ["10.41.0.23", "192.168.1.20"] {
+        let a = Phone::new(ip).get(&format!("{}/kiosk", c.url));
+        assert_eq!(a.status, 404, "{ip}");
+        assert!(!a.body.contains("pain-au-levain-42"), "{ip}");
+    }
+    let a = Phone::new("127.0.0.1").get(&format!("{}/kiosk", c.url));
+    assert_eq!(a.status, 200);
+    assert!(a.body.contains("CLIC &lt;test&gt; &amp; co"), "{}", a.body);
+    assert!(a.body.contains("pain-au-levain-42"));
+    assert!(a.body.contains("<h1>Boîte &lt;de&gt; test</h1>"));
+    assert_eq!(a.body.matches("<svg").count(), 2);
+}
+
 #[test]
 fn a_bad_config_is_named() {
     let dir = tempfile::tempdir().unwrap();

@@ -50,6 +50,10 @@ pub struct BootArgs {
     /// the admin console's import (repeatable)
     #[arg(long = "usb", value_name = "FILE")]
     pub usb: Vec<PathBuf>,
+    /// Answer QEMU's machine protocol (QMP) on this Unix socket, e.g. to
+    /// take a picture of the box's screen (`screendump`) from a script
+    #[arg(long, value_name = "SOCKET")]
+    pub qmp: Option<PathBuf>,
 }
 
 /// How long the HTTP check may retry once the boot has been seen: what is
@@ -198,6 +202,7 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         }
     }
     opts.usb = a.usb.clone();
+    opts.qmp = a.qmp.clone();
     opts.memory = a.memory.clone();
     let until = regex::Regex::new(&a.until).map_err(|e| usage(format!("--until: {e}")))?;
     let watch = Watch {

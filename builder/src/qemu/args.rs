@@ -132,6 +132,9 @@ pub struct BootOptions {
     pub extra: Vec<String>,
     /// Raw disk images plugged in as USB sticks (read-only).
     pub usb: Vec<PathBuf>,
+    /// A Unix socket where QEMU answers its machine protocol (QMP), e.g.
+    /// `screendump` for a picture of the guest's screen.
+    pub qmp: Option<PathBuf>,
 }
 
 impl BootOptions {
@@ -150,6 +153,7 @@ impl BootOptions {
             append: None,
             extra: Vec::new(),
             usb: Vec::new(),
+            qmp: None,
         }
     }
 }
@@ -261,6 +265,9 @@ pub fn qemu_command(
     }
     // -nographic (not `-display none`): SeaBIOS then prints to the serial port.
     push(&["-nographic", "-monitor", "none"]);
+    if let Some(q) = &opts.qmp {
+        push(&["-qmp", &format!("unix:{},server=on,wait=off", opt_path(q))]);
+    }
     for port in profile.serial_ports()? {
         push(&["-serial", port]);
     }

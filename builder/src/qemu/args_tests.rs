@@ -387,3 +387,16 @@ fn usb_sticks_are_read_only_usb_storage() {
     let (_, plain) = command(&x86_64(), &BootOptions::new("/i.img", Firmware::Bios));
     assert!(!plain.join(" ").contains("xhci"));
 }
+
+#[test]
+fn qmp_socket_when_asked() {
+    let plain = BootOptions::new("/i.img", Firmware::Bios);
+    assert!(!command(&x86_64(), &plain).1.join(" ").contains("-qmp"));
+    let mut o = BootOptions::new("/i.img", Firmware::Bios);
+    o.qmp = Some("/tmp/a,b/qmp.sock".into());
+    let joined = command(&x86_64(), &o).1.join(" ");
+    assert!(
+        joined.contains("-qmp unix:/tmp/a,,b/qmp.sock,server=on,wait=off"),
+        "{joined}"
+    );
+}
