@@ -195,7 +195,7 @@ header.top{display:flex;justify-content:space-between;align-items:center;padding
 header.top a{color:#fff;font-weight:600}main{max-width:42rem;margin:0 auto;padding:1rem}\
 section{background:#fff;border-radius:.5rem;padding:.8rem 1rem;margin:0 0 1rem;box-shadow:0 1px 2px #0002}\
 h1{font-size:1.4rem}h2{font-size:1.15rem;margin:.2rem 0 .6rem}label{display:block;margin:.6rem 0 .2rem;font-weight:600}\
-input[type=text],input[type=password],input[type=number],input[type=datetime-local]{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;border:1px solid #777;border-radius:.3rem}\
+input[type=text],input[type=password],input[type=number],input[type=datetime-local],textarea,select{width:100%;box-sizing:border-box;padding:.55rem;font-size:1rem;font-family:inherit;border:1px solid #777;border-radius:.3rem}\
 button{margin-top:.7rem;padding:.6rem 1rem;font-size:1rem;border:0;border-radius:.3rem;background:#1d5c3f;color:#fff}\
 button.danger{background:#9b1c1c}.notice{padding:.6rem;border-radius:.3rem;background:#fff4d6;border:1px solid #b58a00}\
 .error{padding:.6rem;border-radius:.3rem;background:#fde8e8;border:1px solid #9b1c1c}.ok{padding:.6rem;border-radius:.3rem;background:#e3f4ea;border:1px solid #1d5c3f}\
