@@ -177,17 +177,13 @@ pub fn admin_password_from_card(img: &Path) -> String {
         })
         .unwrap_or_else(|| panic!("no FAT partition in {}'s manifest", img.display()));
     let start = fat["start"].as_u64().unwrap();
-    let o = Command::new("mtype")
-        .arg("-i")
-        .arg(format!("{}@@{start}", img.display()))
-        .arg("::/clic-admin-password.txt")
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "mtype: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run({
+        let mut c = Command::new("mtype");
+        c.arg("-i")
+            .arg(format!("{}@@{start}", img.display()))
+            .arg("::/clic-admin-password.txt");
+        c
+    });
     let text = String::from_utf8_lossy(&o.stdout).into_owned();
     text.lines()
         .find_map(|l| l.split("password: ").nth(1))

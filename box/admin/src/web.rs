@@ -593,7 +593,7 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
         StatusCode::OK,
         t(l, "status"),
         html! {
-            h1 { (app.box_name()) }
+            h1 { (texts.as_ref().map_or(app.cfg.box_name.as_str(), |p| p.title.as_str())) }
             @if let Some((class, text)) = &note {
                 p #message .(class) role="status" { (text) }
             }
