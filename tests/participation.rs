@@ -1267,8 +1267,8 @@ fn participation_in_chromium_on_a_512_mb_box() {
             admin::usb_import(&b, &eve, &url)
         });
         if changed {
-            scenario("agora backup and restore", &mut failed, || {
-                admin::backup_restore(&eve, &url, b.port, &poll, &artifacts())
+            scenario("admin backup and restore", &mut failed, || {
+                admin::backup_restore(&b, &eve, &url, &poll, &artifacts())
             });
         }
         scenario("admin power off", &mut failed, || {

@@ -5,8 +5,10 @@
 //! refused with the rule, an unconfirmed one rolled back by the box after a
 //! minute; the clock set from the phone; the diagnostics without the Wi-Fi
 //! secret; the poster's QR codes decoded by zbar; the password changed
-//! (the console and agora's moderation take the new one); then "shut down
-//! safely" powers the guest off.
+//! (the console and agora's moderation take the new one); a USB stick's
+//! content imported; the whole participation backup downloaded, a damaged
+//! copy refused, the backup restored; then "shut down safely" powers the
+//! guest off.
 
 use std::path::Path;
 use std::process::Command;
@@ -488,31 +490,65 @@ pub fn password_change(eve: &Browser, url: &str, old: &str) -> String {
     new.to_owned()
 }
 
-/// agora's backup (downloaded with the moderator's session), a poll
-/// deleted, the backup restored from the browser: the poll is back.
-/// Expects `eve` logged in to agora's moderation.
-pub fn backup_restore(eve: &Browser, url: &str, port: u16, poll: &str, dir: &Path) {
-    // The session cookie is for /agora: the browser shows it from there.
-    eve.goto(&format!("{url}/agora/admin"));
-    let session = eve
-        .cookie("agora_admin")
-        .expect("logged in to agora's moderation");
+/// The console's whole backup (agora, wiki, chat): downloaded, its
+/// manifest read; then a poll deleted and the wiki page vandalised; a
+/// damaged copy of the backup refused with nothing changed; the backup
+/// restored from the browser: the poll and the page are back, the
+/// services up.
+pub fn backup_restore(b: &RunningBox, eve: &Browser, url: &str, poll: &str, dir: &Path) {
+    eve.goto(&format!("{url}/admin/"));
+    let what = eve.text("#participation");
+    for part in ["agora", "chat", "wiki"] {
+        assert!(what.contains(part), "{part} not in the backup: {what}");
+    }
+    let session = eve.cookie("clic_admin").expect("logged in to the console");
     let backup = super::common::http::request(
-        port,
+        b.port,
         "GET",
-        "/agora/admin/backup",
-        &[("Cookie", &format!("agora_admin={session}"))],
+        "/admin/backup",
+        &[("Cookie", &format!("clic_admin={session}"))],
         b"",
-        Duration::from_secs(60),
+        Duration::from_secs(120),
     )
     .unwrap();
     assert_eq!(backup.status, 200, "{}", tail(&backup.text(), 5));
-    assert!(
-        backup.body.starts_with(b"SQLite format 3\0"),
-        "not a database"
-    );
-    let file = dir.join("agora-backup.db");
+    let file = dir.join("clic-backup.tar");
     std::fs::write(&file, &backup.body).unwrap();
+    let o = Command::new("tar")
+        .arg("-xOf")
+        .arg(&file)
+        .arg("clic-backup.json")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "not a tar with a manifest: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let manifest: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let files: Vec<&str> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["path"].as_str())
+        .collect();
+    let page = format!("wiki/data/pages/{}.txt", super::WIKI_PAGE);
+    for want in ["agora/agora.db", page.as_str()] {
+        assert!(files.contains(&want), "{want} not in the backup: {files:?}");
+    }
+    assert!(
+        files
+            .iter()
+            .any(|f| f.starts_with("chat/prosody/") && f.contains("/accounts/")),
+        "no chat account in the backup: {files:?}"
+    );
+    println!(
+        "admin: backup of {} bytes, {} files",
+        backup.body.len(),
+        files.len()
+    );
+
+    // After the backup: the poll deleted, the wiki page vandalised.
     let poll_page = format!("{url}/agora/p/{poll}");
     eve.goto(&format!("{url}/agora/admin"));
     click_and_wait(
@@ -524,17 +560,76 @@ pub fn backup_restore(eve: &Browser, url: &str, port: u16, poll: &str, dir: &Pat
         eve.find_all("#results").is_empty(),
         "the poll is still there after its deletion"
     );
-    eve.goto(&format!("{url}/agora/admin"));
-    eve.find("#restore-file").send_keys(&file.to_string_lossy());
-    click_and_wait(eve, "#admin-restore-submit");
-    eve.find("#admin-polls");
+    const VANDAL: &str = "Page effacée par erreur.";
+    eve.goto(&super::wiki_url(url, "&do=edit"));
+    eve.find("textarea#wiki__text").fill(VANDAL);
+    eve.find("#edbtn__save").click();
+    eve.wait_until("the vandalised page", Duration::from_secs(60), || {
+        let v = eve.exec(
+            "const p = document.querySelector('div.page'); \
+             return !document.getElementById('wiki__text') && p ? p.innerText : '';",
+            vec![],
+        );
+        v.as_str()?.contains(VANDAL).then_some(())
+    });
+
+    // A damaged copy (one byte of the wiki page changed): refused, nothing changed.
+    let mut bytes = backup.body.clone();
+    let text = super::WIKI_TEXT.as_bytes();
+    let at = bytes
+        .windows(text.len())
+        .position(|w| w == text)
+        .expect("the wiki page in the backup");
+    bytes[at] ^= 0x20;
+    let damaged = dir.join("clic-backup-damaged.tar");
+    std::fs::write(&damaged, &bytes).unwrap();
+    eve.goto(&format!("{url}/admin/"));
+    eve.find("#backup-file")
+        .send_keys(&damaged.to_string_lossy());
+    let m = click_for_message(eve, "#restore");
+    assert!(
+        m.contains("Rien n'a été changé") && m.contains("does not match"),
+        "{m}"
+    );
+    eve.goto(&poll_page);
+    assert!(
+        eve.find_all("#results").is_empty(),
+        "a damaged backup changed the agora"
+    );
+
+    // The backup itself: all back.
+    eve.goto(&format!("{url}/admin/"));
+    eve.find("#backup-file").send_keys(&file.to_string_lossy());
+    let m = click_for_message(eve, "#restore");
+    assert!(
+        m.contains("Sauvegarde restaurée") && m.contains("wiki"),
+        "{m}"
+    );
+    eve.screenshot("admin-restored");
     eve.goto(&poll_page);
     let results = eve.text("#results");
     assert!(
         results.contains("Pizza au feu de bois"),
         "the poll did not come back: {results}"
     );
-    println!("admin: backup of {} bytes restored", backup.body.len());
+    eve.goto(&super::wiki_url(url, ""));
+    let page = eve.text("div.page");
+    assert!(
+        page.contains(super::WIKI_TEXT) && !page.contains(VANDAL),
+        "the wiki page did not come back:\n{page}"
+    );
+    eve.goto(&format!("{url}/admin/"));
+    for unit in ["agora.service", "prosody.service", "php8.2-fpm.service"] {
+        let row = eve
+            .find_all(&format!("#services tr[data-unit=\"{unit}\"]"))
+            .first()
+            .map(|r| r.text())
+            .unwrap_or_default();
+        assert!(
+            row.contains("en marche"),
+            "{unit} after the restore: {row:?}"
+        );
+    }
 }
 
 /// A FAT "USB stick" image: the sample ZIM file, a content pack (a folder
@@ -653,7 +748,33 @@ pub fn usb_import(b: &RunningBox, eve: &Browser, url: &str) {
         );
         std::thread::sleep(Duration::from_secs(3));
     }
-    // Removing frees its place.
+    // On the library's page, with links that work and a QR code each.
+    eve.goto(&format!("{url}/bibliotheque/"));
+    let added = eve.text("#imported-items");
+    for name in ["poele-fusee.zim", "guides", "lisez-moi.txt"] {
+        assert!(added.contains(name), "{name} not in the library: {added}");
+    }
+    eve.find("#imported-items li[data-name=\"lisez-moi.txt\"] h3 a")
+        .click();
+    eve.wait_until("the imported file, opened", Duration::from_secs(30), || {
+        let t = eve.exec(
+            "return document.body ? document.body.innerText : '';",
+            vec![],
+        );
+        t.as_str()?.contains("par une voisine").then_some(())
+    });
+    eve.goto(&format!("{url}/bibliotheque/"));
+    let qr = eve.exec(
+        "const s = document.querySelector('#imported-items li[data-name=\"poele-fusee.zim\"] svg'); \
+         return s ? s.getAttribute('aria-label') : null;",
+        vec![],
+    );
+    assert_eq!(
+        qr.as_str(),
+        Some("QR code: http://clic.lan/kiwix/poele-fusee/")
+    );
+    eve.screenshot("library-imported");
+    // Removing frees its place, and takes it off the library's page.
     eve.goto(&format!("{url}/admin/usb"));
     click_and_wait(eve, "tr[data-name=\"lisez-moi.txt\"] button.remove");
     eve.find("#on-box");
@@ -661,6 +782,12 @@ pub fn usb_import(b: &RunningBox, eve: &Browser, url: &str) {
         b.get("/files/lisez-moi.txt").0,
         404,
         "removed but still served"
+    );
+    let (_, page) = b.get_text("/bibliotheque/");
+    assert!(
+        page.contains("data-name=\"poele-fusee.zim\"") && !page.contains("lisez-moi.txt"),
+        "the library's page after a removal: {}",
+        tail(&page, 30)
     );
 }
 

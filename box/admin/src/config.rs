@@ -55,9 +55,16 @@ pub struct Config {
     /// The texts the portal's pages include (layers base and portal).
     #[serde(default = "default_text_dir")]
     pub text_dir: PathBuf,
+    /// What the participation backup holds: one description per layer.
+    #[serde(default = "default_backup_dir")]
+    pub backup_dir: PathBuf,
     /// The home page's language the image was built with.
     #[serde(default)]
     pub portal_lang: Lang,
+}
+
+fn default_backup_dir() -> PathBuf {
+    "/etc/clic/backup.d".into()
 }
 
 fn default_text_dir() -> PathBuf {

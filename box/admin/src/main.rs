@@ -11,8 +11,10 @@
 #![deny(unsafe_code)]
 
 mod actions;
+mod backup;
 mod config;
 mod kiosk;
+mod library;
 mod portal;
 mod poster;
 mod reach;
@@ -93,6 +95,8 @@ fn main() -> ExitCode {
 
 fn serve(cfg: config::Config) -> Result<(), String> {
     let listen = cfg.listen;
+    // The library pages' list of imported items, as the disk has it now.
+    web::refresh_library(&cfg);
     let app = Arc::new(web::App::new(cfg).map_err(|e| format!("reading random bytes: {e}"))?);
     let rt = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(2)

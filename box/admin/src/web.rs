@@ -4,6 +4,7 @@
 //! the login form, to a pre-login cookie).
 
 use crate::actions::{self, Applied};
+use crate::backup;
 use crate::config::Config;
 use crate::delay_wait_text;
 use crate::portal::Texts;
@@ -38,6 +39,8 @@ pub struct App {
     sessions: Mutex<HashMap<String, Instant>>,
     delay: Mutex<Delay>,
     start: Instant,
+    /// Held while a backup is made or restored: one at a time.
+    backup_busy: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub type AppState = Arc<App>;
@@ -55,6 +58,7 @@ impl App {
             sessions: Mutex::new(HashMap::new()),
             delay: Mutex::new(Delay::new()),
             start: Instant::now(),
+            backup_busy: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -201,7 +205,8 @@ button.danger{background:#9b1c1c}.notice{padding:.6rem;border-radius:.3rem;backg
 .error{padding:.6rem;border-radius:.3rem;background:#fde8e8;border:1px solid #9b1c1c}.ok{padding:.6rem;border-radius:.3rem;background:#e3f4ea;border:1px solid #1d5c3f}\
 table{width:100%;border-collapse:collapse;table-layout:fixed}td small{word-break:break-all}td{padding:.3rem .2rem;border-bottom:1px solid #ddd;vertical-align:middle}\
 td form button{margin:0;padding:.3rem .6rem;font-size:.9rem}.up{color:#1d5c3f;font-weight:600}.down{color:#9b1c1c;font-weight:600}\
-.check label{display:inline;font-weight:400}";
+.check label{display:inline;font-weight:400}\
+a.button{display:inline-block;padding:.6rem 1rem;border-radius:.3rem;background:#1d5c3f;color:#fff;text-decoration:none}";
 
 /// The phone's clock fills the clock form (without JavaScript the admin types it).
 const JS: &str = "(function(){var f=document.getElementById('clock-form');if(!f)return;\
@@ -361,6 +366,8 @@ pub fn router(app: AppState) -> Router {
         .route(&r("/poster"), get(poster))
         .route(&r("/kiosk"), get(kiosk))
         .route(&r("/diagnostics"), get(diagnostics))
+        .route(&r("/backup"), get(backup_download))
+        .route(&r("/restore"), post(backup_restore))
         .route(&r("/usb"), get(usb_page))
         .route(&r("/usb/open"), post(usb_open))
         .route(&r("/usb/import"), post(usb_import))
@@ -587,6 +594,9 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
     let tz = current_timezone();
     let texts = app.texts();
     let pending = actions::pending(&app.cfg);
+    let backup_parts: Vec<String> = backup::load_parts(&app.cfg.backup_dir)
+        .map(|p| p.into_iter().map(|p| p.name).collect())
+        .unwrap_or_default();
     page(
         ctx,
         app,
@@ -700,11 +710,26 @@ fn dashboard(app: &App, ctx: &Ctx, st: &status::Status, note: Option<(&str, Stri
                     button #password-save type="submit" { (t(l, "change_password")) }
                 }
             }
-            section #more {
-                @if app.cfg.agora {
+            @if app.cfg.agora || !backup_parts.is_empty() {
+                section #participation {
                     h2 { (t(l, "participation")) }
-                    p { a #agora-admin href="/agora/admin" { (t(l, "agora_admin")) } }
+                    @if app.cfg.agora {
+                        p { a #agora-admin href="/agora/admin" { (t(l, "agora_admin")) } }
+                    }
+                    @if !backup_parts.is_empty() {
+                        p { (t(l, "backup_what")) " " (backup_parts.join(", ")) "." }
+                        p { a #backup .button href={ (base) "/backup" } { (t(l, "backup")) } }
+                        form #restore-form method="post" enctype="multipart/form-data" action={ (base) "/restore" } {
+                            (csrf_field(ctx))
+                            label for="backup-file" { (t(l, "restore_file")) }
+                            input #backup-file name="file" type="file" accept=".tar,application/x-tar" required;
+                            p { small { (t(l, "restore_warning")) } }
+                            button #restore .danger type="submit" { (t(l, "restore")) }
+                        }
+                    }
                 }
+            }
+            section #more {
                 p { a #poster-a4 href={ (base) "/poster?paper=a4" } { (t(l, "poster")) " (A4)" } " · " a #poster-a5 href={ (base) "/poster?paper=a5" } { "A5" } }
                 p { a #usb-link href={ (base) "/usb" } { (t(l, "usb")) } }
                 p { a #diagnostics href={ (base) "/diagnostics" } { (t(l, "diagnostics")) } }
@@ -1166,6 +1191,244 @@ async fn diagnostics(
 }
 
 // ---------------------------------------------------------------------------
+// The participation data's backup and restore (crate::backup does the work).
+
+fn login_needed(app: &App, ctx: &Ctx) -> Page {
+    message(
+        ctx,
+        app,
+        StatusCode::FORBIDDEN,
+        "error",
+        t(ctx.lang, "err_login_needed"),
+    )
+}
+
+fn busy(app: &App, ctx: &Ctx) -> Page {
+    message(
+        ctx,
+        app,
+        StatusCode::CONFLICT,
+        "error",
+        t(ctx.lang, "backup_busy"),
+    )
+}
+
+/// The whole backup, made into an unlinked temporary file (nothing left
+/// behind if the box stops), then streamed.
+async fn backup_download(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, Page> {
+    if ctx.session.is_none() {
+        return Err(login_needed(&app, &ctx));
+    }
+    let Ok(guard) = app.backup_busy.clone().try_lock_owned() else {
+        return Err(busy(&app, &ctx));
+    };
+    let cfg = app.cfg.clone();
+    let name = app.box_name();
+    let now = crate::sys::unix_now();
+    let made = tokio::task::spawn_blocking(move || {
+        use std::io::{Seek, SeekFrom};
+        let parts = backup::load_parts(&cfg.backup_dir)?;
+        let (path, mut f) = backup::temp_file(&cfg.work, "backup")?;
+        let _ = std::fs::remove_file(&path);
+        let m = backup::make(
+            &parts,
+            &cfg.work,
+            &name,
+            &cfg.image,
+            now,
+            std::io::BufWriter::with_capacity(1 << 16, &mut f),
+        )?;
+        let len = f.seek(SeekFrom::End(0)).and_then(|n| {
+            f.seek(SeekFrom::Start(0))?;
+            Ok(n)
+        });
+        let len = len.map_err(|err| backup::BackupError::Io {
+            what: "reading",
+            path: path.clone(),
+            err,
+        })?;
+        Ok::<_, backup::BackupError>((f, len, m))
+    })
+    .await
+    .map_err(|_| internal(&app, &ctx))?;
+    let (file, len, m) = made.map_err(|e| {
+        eprintln!("clic-admin: backup failed: {e}");
+        message(
+            &ctx,
+            &app,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "error",
+            &format!("{} {e}", t(ctx.lang, "err_backup")),
+        )
+    })?;
+    eprintln!(
+        "clic-admin: backup of {} ({} files, {len} bytes) downloaded",
+        m.parts.join(", "),
+        m.files.len()
+    );
+    let stream = futures_util::stream::unfold((file, guard), |(mut f, g)| async move {
+        use std::io::Read;
+        let mut buf = vec![0u8; 1 << 16];
+        match f.read(&mut buf) {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(axum::body::Bytes::from(buf)), (f, g)))
+            }
+            Err(e) => Some((Err(e), (f, g))),
+        }
+    });
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        backup::file_name(&app.box_name(), &backup::date(now))
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/x-tar".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// A backup file sent from the form: saved as it comes (within the free
+/// space), its CSRF token checked, then restored.
+async fn backup_restore(
+    State(app): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    req: Request,
+) -> Result<Response, Page> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    if ctx.session.is_none() {
+        return Err(login_needed(&app, &ctx));
+    }
+    let headers = req.headers().clone();
+    // The origin now (before the upload); the token is in the form.
+    if !same_origin(&headers) {
+        return Err(post_ok(&app, &ctx, &headers, "", false)
+            .err()
+            .unwrap_or_else(|| internal(&app, &ctx)));
+    }
+    let bad = |key: &str| {
+        message(
+            &ctx,
+            &app,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "error",
+            t(ctx.lang, key),
+        )
+    };
+    let Some(boundary) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(backup::boundary)
+    else {
+        return Err(bad("err_bad_request"));
+    };
+    let Ok(_guard) = app.backup_busy.clone().try_lock_owned() else {
+        return Err(busy(&app, &ctx));
+    };
+    let cfg = app.cfg.clone();
+    let (path, mut file) =
+        backup::temp_file(&cfg.work, "restore").map_err(|_| internal(&app, &ctx))?;
+    // Removed whatever happens below.
+    struct Gone(std::path::PathBuf);
+    impl Drop for Gone {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _gone = Gone(path.clone());
+    // The upload and its unpacked copy must both fit.
+    let room = crate::sys::disk(&cfg.work)
+        .map(|(_, free)| free.saturating_sub(64 << 20) / 2)
+        .unwrap_or(0);
+    let too_big = || bad("err_backup_space");
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > room) {
+        return Err(too_big());
+    }
+    let mut body = req.into_body().into_data_stream();
+    let mut size = 0u64;
+    let mut head: Vec<u8> = Vec::new();
+    let mut tail: Vec<u8> = Vec::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| bad("err_bad_request"))?;
+        size += chunk.len() as u64;
+        if size > room {
+            return Err(too_big());
+        }
+        if head.len() < 1 << 16 {
+            head.extend_from_slice(&chunk[..chunk.len().min((1 << 16) - head.len())]);
+        }
+        tail.extend_from_slice(&chunk);
+        if tail.len() > 2 << 16 {
+            tail.drain(..tail.len() - (1 << 16));
+        }
+        file.write_all(&chunk).map_err(|_| too_big())?;
+    }
+    file.sync_all().map_err(|_| too_big())?;
+    drop(file);
+    let tail_at = size - tail.len() as u64;
+    let Some((csrf, start, end)) = backup::upload_range(&head, &tail, tail_at, &boundary) else {
+        return Err(bad("err_bad_request"));
+    };
+    post_ok(&app, &ctx, &headers, &csrf, false)?;
+    let work = cfg.work.clone();
+    let upload = path.clone();
+    let r = tokio::task::spawn_blocking(move || {
+        let parts = backup::load_parts(&cfg.backup_dir)?;
+        backup::restore(&parts, &work, &upload, (start, end))
+    })
+    .await
+    .map_err(|_| internal(&app, &ctx))?;
+    let l = ctx.lang;
+    match r {
+        Ok(done) => {
+            eprintln!(
+                "clic-admin: backup of {} restored ({})",
+                backup::date(done.created),
+                done.parts.join(", ")
+            );
+            let mut text = format!(
+                "{} {} ({}).",
+                t(l, "restored"),
+                done.parts.join(", "),
+                backup::date(done.created)
+            );
+            if !done.skipped.is_empty() {
+                text.push(' ');
+                text.push_str(&t(l, "restore_skipped").replace("{}", &done.skipped.join(", ")));
+            }
+            Ok(message(&ctx, &app, StatusCode::OK, "ok", &text).into_response())
+        }
+        Err(e) => {
+            eprintln!("clic-admin: restore refused: {e}");
+            let (status, head) = match e {
+                backup::BackupError::Refused(_) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, t(l, "err_restore"))
+                }
+                _ => (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    t(l, "err_restore_failed"),
+                ),
+            };
+            Err(message(&ctx, &app, status, "error", &format!("{head} {e}")))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
 // Content from a USB stick (crate::usb does the work).
 
 /// The stick being looked at, and the import under way or just ended.
@@ -1200,8 +1463,14 @@ fn require_login(app: &App, ctx: &Ctx) -> Result<(), Page> {
 
 /// What is in the library and ZIM directories now (removable).
 fn on_the_box(app: &App) -> Vec<(&'static str, String, u64)> {
+    listed(&app.cfg)
+}
+
+/// What was imported (real files and folders of the ZIM and library
+/// directories; the image's own ZIMs there are links): (kind, name, size).
+fn listed(cfg: &Config) -> Vec<(&'static str, String, u64)> {
     let mut out = Vec::new();
-    for (kind, dir) in [("zim", &app.cfg.zim_dir), ("library", &app.cfg.library_dir)] {
+    for (kind, dir) in [("zim", &cfg.zim_dir), ("library", &cfg.library_dir)] {
         let Ok(rd) = std::fs::read_dir(dir) else {
             continue;
         };
@@ -1486,6 +1755,33 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The library pages' list of imported items, written again.
+pub fn refresh_library(cfg: &Config) {
+    let items: Vec<crate::library::Imported> = listed(cfg)
+        .into_iter()
+        .map(|(kind, name, size)| {
+            let dir = if kind == "zim" {
+                &cfg.zim_dir
+            } else {
+                &cfg.library_dir
+            };
+            let path = dir.join(&name);
+            let folder = path.is_dir();
+            crate::library::Imported {
+                zim: kind == "zim",
+                size: if folder {
+                    crate::library::tree_size(&path)
+                } else {
+                    size
+                },
+                folder,
+                name,
+            }
+        })
+        .collect();
+    crate::library::write(&cfg.text_dir, &items, &cfg.portal_url);
+}
+
 /// The import itself, on its own thread: one item after another, each
 /// checked for room first; the stick is unmounted after, kiwix told.
 fn run_import(cfg: &Config, chosen: &[usb::Found], job: &Mutex<Job>) {
@@ -1524,6 +1820,7 @@ fn run_import(cfg: &Config, chosen: &[usb::Found], job: &Mutex<Job>) {
     if zim {
         actions::kiwix_again();
     }
+    refresh_library(cfg);
     let mut j = lock(job);
     j.done = j.total;
     j.finished = true;
@@ -1578,6 +1875,7 @@ async fn usb_remove(
     if f.kind == "zim" {
         actions::kiwix_again();
     }
+    refresh_library(&app.cfg);
     eprintln!("clic-admin: removed {}", path.display());
     Ok(see_other(&app, "/usb"))
 }
