@@ -821,6 +821,48 @@ fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
 /// the admin password is random, shown on the console and written to the
 /// boot partition, and no account has an empty or well-known password; the
 /// copy with a clic.txt on its boot partition takes its settings.
+/// Offset of the FAT boot sector's "dirty" byte (FAT32 at 0x41, FAT12/16
+/// at 0x25, bit 0: the volume was not unmounted cleanly).
+fn fat_dirty_offset(img: &Path, start: u64) -> u64 {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = std::fs::File::open(img).unwrap();
+    f.seek(SeekFrom::Start(start)).unwrap();
+    let mut bs = [0u8; 512];
+    f.read_exact(&mut bs).unwrap();
+    if &bs[0x52..0x5a] == b"FAT32   " {
+        start + 0x41
+    } else {
+        assert!(bs[0x36..0x39] == *b"FAT", "not a FAT boot sector");
+        start + 0x25
+    }
+}
+
+fn fat_dirty(img: &Path, start: u64) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let at = fat_dirty_offset(img, start);
+    let mut f = std::fs::File::open(img).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).unwrap();
+    b[0] & 1 == 1
+}
+
+fn set_fat_dirty(img: &Path, start: u64, dirty: bool) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let at = fat_dirty_offset(img, start);
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(img)
+        .unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    let mut b = [0u8; 1];
+    f.read_exact(&mut b).unwrap();
+    b[0] = if dirty { b[0] | 1 } else { b[0] & !1 };
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&b).unwrap();
+}
+
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
@@ -846,6 +888,11 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         c.args(["-o", "-i", &fat]).arg(&txt_path).arg("::/clic.txt");
         c
     });
+    // b's FAT partition as a card pulled out without unmounting leaves
+    // it: the "dirty" flag set. It must be checked (fsck.fat) before
+    // clic.txt is read, and left clean.
+    set_fat_dirty(&b, esp_start, true);
+    assert!(fat_dirty(&b, esp_start));
 
     let (a2, b2) = (a.clone(), b.clone());
     let ta = std::thread::spawn(move || boot_persist(&a2, "firstboot-a", "clic-ready:.*memory"));
@@ -939,6 +986,14 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     assert!(
         b_bytes >= before && b_bytes < before + 8 * 1048576,
         "{before} -> {b_bytes}"
+    );
+
+    // b: its FAT partition checked at boot (fsck.fat cleared the dirty
+    // flag) before clic.txt was read from it.
+    assert!(
+        !fat_dirty(&b, esp_start),
+        "the FAT partition is still marked dirty: not checked at boot\n{}",
+        tail(&sb, 40)
     );
 
     // b: clic.txt applied, renamed, its passphrase not kept in clear.

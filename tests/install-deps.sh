@@ -37,6 +37,8 @@ pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       man-db groff-base
       # box/poster's tests read the Wi-Fi poster's QR codes (rsvg-convert, zbarimg).
       librsvg2-bin zbar-tools
+      # tests/wifi.rs checks the box's firewall ruleset (`nft -c`).
+      nftables
       # The host's dpkg-deb run inside emulated trees (builder/src/rootfs/native.rs).
       patchelf
       # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).

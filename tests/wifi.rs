@@ -61,6 +61,69 @@ fn lines(text: &str) -> Vec<&str> {
     text.lines().map(str::trim).collect()
 }
 
+/// The rules of one chain of the firewall ruleset.
+fn chain<'a>(nft: &'a str, name: &str) -> Vec<&'a str> {
+    let start = nft
+        .find(&format!("chain {name} {{"))
+        .unwrap_or_else(|| panic!("no chain {name}:\n{nft}"));
+    nft[start..]
+        .lines()
+        .skip(1)
+        .map(str::trim)
+        .take_while(|l| *l != "}")
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+/// The host firewall made from the layers' [[ports]]: per zone, only what
+/// the layers declare; a ruleset nft itself accepts (`nft -c`, root).
+#[test]
+fn the_firewall_opens_what_the_layers_declare_and_nothing_else() {
+    let r = render(&[]).unwrap();
+    let nft = read(&r, "etc/clic/firewall.nft");
+    let accepts = |zone: &str| -> Vec<String> {
+        chain(&nft, zone)
+            .into_iter()
+            .filter(|l| l.contains(" accept"))
+            .map(|l| l.split(" accept").next().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(
+        accepts("hotspot"),
+        [
+            "tcp dport 53",
+            "udp dport 53",
+            "udp dport 67",
+            "tcp dport 80"
+        ],
+        "{nft}"
+    );
+    assert_eq!(accepts("lan"), ["tcp dport 80"], "{nft}");
+    assert!(accepts("uplink").is_empty(), "{nft}");
+    assert_eq!(chain(&nft, "uplink").last(), Some(&"drop"));
+    assert!(chain(&nft, "hotspot")
+        .last()
+        .is_some_and(|l| l.starts_with("reject")));
+    let forward = chain(&nft, "forward");
+    assert!(
+        forward.contains(&"iifname \"wl*\" oifname != \"wl*\" ip daddr != @private4 accept"),
+        "{forward:?}"
+    );
+    assert!(forward[0].contains("policy drop"), "{forward:?}");
+    let file = r.path().join("etc/clic/firewall.nft");
+    let o = std::process::Command::new("nft")
+        .arg("-c")
+        .arg("-f")
+        .arg(&file)
+        .output()
+        .expect("nft (tests/install-deps.sh installs nftables)");
+    assert!(
+        o.status.success(),
+        "nft -c refuses the ruleset: {}\n{nft}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 #[test]
 fn defaults_give_an_open_isolated_hotspot_and_a_captive_portal() {
     let r = render(&[]).unwrap();
@@ -98,6 +161,17 @@ fn defaults_give_an_open_isolated_hotspot_and_a_captive_portal() {
     assert!(lines(&env).contains(&"HOTSPOT_IP=10.42.0.1"), "{env}");
     assert!(lines(&env).contains(&"HOTSPOT_SHARE_UPLINK=false"), "{env}");
 
+    // Click-throughs recorded for the hotspot's own clients only (the
+    // network of its address), and kept a day at most.
+    let conf = read(&r, "etc/nginx/conf.d/clic-captive.conf");
+    assert!(lines(&conf).contains(&"10.42.0.0/24 1;"), "{conf}");
+    let site = read(&r, "etc/nginx/clic-site.d/clic-captive.conf");
+    assert!(site.contains("if ($clic_hotspot_client = 0)"), "{site}");
+    let tmpfiles = read(&r, "usr/lib/tmpfiles.d/clic-captive.conf");
+    assert!(
+        lines(&tmpfiles).contains(&"d /run/clic-captive/accepted 0755 www-data www-data 1d"),
+        "{tmpfiles}"
+    );
     let captive = read(&r, "etc/dnsmasq.d/clic-captive.conf");
     assert!(
         lines(&captive).contains(&"address=/#/10.42.0.1"),
@@ -231,6 +305,15 @@ fn other_settings_are_checked_and_rendered() {
     let n = read(&r, "etc/nginx/conf.d/clic-captive.conf");
     assert!(n.contains("listen 192.168.7.1:80 default_server;"), "{n}");
     assert!(n.contains("return 302 http://boite.local/;"), "{n}");
+    // The click-through records' network, from any address and prefix.
+    let r = render(&[
+        ("hotspot", "address", "172.20.37.1/20".into()),
+        ("hotspot", "dhcp_first", "172.20.37.10".into()),
+        ("hotspot", "dhcp_last", "172.20.37.200".into()),
+    ])
+    .unwrap();
+    let n = read(&r, "etc/nginx/conf.d/clic-captive.conf");
+    assert!(lines(&n).contains(&"172.20.32.0/20 1;"), "{n}");
 }
 
 // ---------------------------------------------------------------------------
@@ -241,7 +324,7 @@ fn work() -> PathBuf {
 }
 
 /// Packages the test client needs; never in a real image.
-const CLIENT_PACKAGES: &[&str] = &["wpasupplicant", "iw", "curl", "busybox"];
+const CLIENT_PACKAGES: &[&str] = &["wpasupplicant", "iw", "curl", "busybox", "nmap"];
 
 /// The default spec with the client packages, the test overlay and `hotspot`
 /// settings, written into `dir`.
@@ -479,7 +562,12 @@ fn open_hotspot_serves_a_real_wifi_client_and_the_captive_portal() {
     }
     assert!(serial.contains("CLIC-WIFI: start: ssid=CLIC wpa=no box=10.42.0.1 share_uplink=false"));
     let mut want = [CLIENT_CHECKS, CAPTIVE_CHECKS].concat();
-    want.push("clients-isolated");
+    want.extend([
+        "clients-isolated",
+        "firewall-tcp4",
+        "firewall-udp4",
+        "firewall-tcp6",
+    ]);
     assert_passed(&serial, &want);
 }
 
@@ -512,6 +600,10 @@ fn wpa2_hotspot_keeps_out_a_wrong_passphrase_and_shares_the_uplink() {
         "hostapd-saw-wrong-key",
         "uplink-dns deb.debian.org",
         "uplink-shared",
+        "uplink-private-reached-by-box",
+        "uplink-private-not-forwarded",
+        "uplink-private-reached-without-firewall",
+        "firewall-reloaded",
         "clients-not-isolated",
     ]);
     assert_passed(&serial, &want);

@@ -971,6 +971,12 @@ pub fn template_context(r: &Resolved, epoch: i64) -> TemplateContext {
             ..portal::portal(&r.layers)
         },
         firstboot_steps: steps::steps(&r.layers),
+        firewall: crate::spec::ports::open_ports(
+            r.layers
+                .iter()
+                .map(|l| (l.name.as_str(), l.def.ports.as_slice())),
+            &r.settings,
+        ),
     }
 }
 

@@ -26,6 +26,9 @@ pub struct TemplateContext {
     /// The image's first-boot steps, in order (the "about" page shows their
     /// live status).
     pub firstboot_steps: Vec<super::steps::Step>,
+    /// Every layer's open ports (`[[ports]]`) with the image's settings:
+    /// the firewall's ruleset is made from them.
+    pub firewall: Vec<crate::spec::ports::OpenPort>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,7 @@ pub(crate) fn sample_context() -> TemplateContext {
         build_date: "1970-01-01".into(),
         portal: Default::default(),
         firstboot_steps: Vec::new(),
+        firewall: Vec::new(),
     }
 }
 

@@ -70,7 +70,7 @@ fn diag(file: &Path, line: usize, column: usize, message: String) -> Diagnostic 
         column,
         key: "template".into(),
         message,
-        hint: Some("templates see: name, board, arch, suite, hostname, locale, timezone, layers, settings.<layer>.<key>, portal, firstboot_steps (README: layers)".into()),
+        hint: Some("templates see: name, board, arch, suite, hostname, locale, timezone, layers, settings.<layer>.<key>, portal, firstboot_steps, firewall (README: layers)".into()),
     }
 }
 

@@ -48,6 +48,10 @@ pub struct LayerDef {
     /// fetched once into the cache and copied or unpacked into the image.
     #[serde(default)]
     pub downloads: Vec<super::downloads::DownloadDef>,
+    /// What the layer's services listen on, per zone (`[[ports]]`): the
+    /// box's firewall opens these and nothing else.
+    #[serde(default)]
+    pub ports: Vec<super::ports::PortDef>,
 }
 
 /// Languages the portal is written in; the first is the default and every
@@ -114,6 +118,7 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     d.0.extend(super::steps::check(&src, name, &def.needs, &def.firstboot));
     d.0.extend(super::settings::check_layer(&src, &def));
     d.0.extend(super::downloads::check(&src, &def.downloads));
+    d.0.extend(super::ports::check(&src, &def.ports, &def.settings));
     let (binaries, bin_diags) = super::binaries::check(&src, dir, &def.binaries);
     d.0.extend(bin_diags);
     d.into_result(())?;

@@ -8,6 +8,7 @@ pub mod downloads;
 pub mod layer;
 pub mod model;
 pub mod openpgp;
+pub mod ports;
 pub mod profile;
 pub mod resolve;
 pub mod settings;

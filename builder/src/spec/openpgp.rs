@@ -56,43 +56,72 @@ pub fn primary_fingerprints(armored: &str) -> Result<Vec<String>, KeyError> {
     Ok(out)
 }
 
+/// The packets of every public key block of the file, in order: a second
+/// block (or base64 after a block's checksum line) is read too, as gpg
+/// would read it, so that no key hides from the pin.
 fn dearmor(text: &str) -> Result<Vec<u8>, KeyError> {
-    let mut lines = text.lines().map(str::trim_end);
     if text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
         return Err(KeyError::Secret);
     }
-    lines
+    let mut lines = text.lines().map(str::trim_end);
+    let mut out = Vec::new();
+    let mut blocks = 0;
+    while lines
         .by_ref()
-        .find(|l| *l == "-----BEGIN PGP PUBLIC KEY BLOCK-----")
-        .ok_or(KeyError::NotArmored)?;
-    // Armor headers (`Comment: ...`) end at the first empty line; some
-    // exports have none, and the data starts at once.
-    let mut b64 = String::new();
-    let mut in_headers = true;
-    for l in lines {
-        if l.starts_with("-----END PGP PUBLIC KEY BLOCK-----") {
-            break;
-        }
-        if in_headers {
-            if l.is_empty() {
+        .any(|l| l == "-----BEGIN PGP PUBLIC KEY BLOCK-----")
+    {
+        blocks += 1;
+        // Armor headers (`Comment: ...`) end at the first empty line; some
+        // exports have none, and the data starts at once.
+        let mut b64 = String::new();
+        let mut in_headers = true;
+        let mut after_crc = false;
+        let mut ended = false;
+        for l in lines.by_ref() {
+            if l.starts_with("-----END PGP PUBLIC KEY BLOCK-----") {
+                ended = true;
+                break;
+            }
+            if in_headers {
+                if l.is_empty() {
+                    in_headers = false;
+                    continue;
+                }
+                if l.contains(": ") {
+                    continue;
+                }
                 in_headers = false;
+            }
+            if l.trim().is_empty() {
                 continue;
             }
-            if l.contains(": ") {
+            // The CRC24 line (`=abcd`) is optional and not checked (the
+            // fingerprint pin is what is trusted); nothing may follow it.
+            if after_crc {
+                return Err(KeyError::Base64(
+                    "data after the checksum line of an armored block".into(),
+                ));
+            }
+            if l.starts_with('=') {
+                after_crc = true;
                 continue;
             }
-            in_headers = false;
+            b64.push_str(l.trim());
         }
-        // The CRC24 line (`=abcd`) is optional and not checked: the
-        // fingerprint pin is what is trusted.
-        if l.starts_with('=') {
-            break;
+        if !ended {
+            return Err(KeyError::Base64(
+                "an armored block without its END line".into(),
+            ));
         }
-        b64.push_str(l.trim());
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|e| KeyError::Base64(e.to_string()))?;
+        out.extend(bytes);
     }
-    base64::engine::general_purpose::STANDARD
-        .decode(b64.as_bytes())
-        .map_err(|e| KeyError::Base64(e.to_string()))
+    if blocks == 0 {
+        return Err(KeyError::NotArmored);
+    }
+    Ok(out)
 }
 
 /// One packet at `pos`: (tag, body, position of the next packet).
@@ -251,5 +280,31 @@ FgIDAQIeAQIXgAAKCRCWsebFBk3FbaF6AP9h7aTYCPM+HC/XBpZhpKx2XCgsRIm+
         // Without the armor headers' empty line, and with CRLF line ends.
         let crlf = KEY.replace("-----\n\n", "-----\n").replace('\n', "\r\n");
         assert_eq!(primary_fingerprints(&crlf).unwrap(), [KEY_FPR]);
+    }
+
+    /// A second key hidden in the file: in a second armored block, or as
+    /// base64 after the first block's checksum line. Both are seen (the
+    /// layer check then refuses a file with two keys).
+    #[test]
+    fn a_hidden_second_key_is_seen() {
+        let twice = format!("{KEY}\nSome text between blocks.\n{KEY}");
+        assert_eq!(primary_fingerprints(&twice).unwrap(), [KEY_FPR, KEY_FPR]);
+        let body: String = KEY
+            .lines()
+            .skip_while(|l| !l.is_empty())
+            .skip(1)
+            .take_while(|l| !l.starts_with('='))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let after_crc = KEY.replace("=rrZU\n", &format!("=rrZU\n{body}\n"));
+        assert!(matches!(
+            primary_fingerprints(&after_crc),
+            Err(KeyError::Base64(m)) if m.contains("after the checksum")
+        ));
+        let unended = KEY.replace("-----END PGP PUBLIC KEY BLOCK-----", "");
+        assert!(matches!(
+            primary_fingerprints(&unended),
+            Err(KeyError::Base64(_))
+        ));
     }
 }

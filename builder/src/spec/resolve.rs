@@ -242,15 +242,8 @@ pub fn resolve(spec_path: &Path, opts: &Options) -> Result<Resolved, Diagnostics
         .map(|m| m.get_ref().clone())
         .unwrap_or_else(|| DEFAULT_MIRROR.to_owned());
     if let Some(m) = &spec.mirror {
-        if !(m.get_ref().starts_with("http://")
-            || m.get_ref().starts_with("https://")
-            || m.get_ref().starts_with("file://"))
-        {
-            d.0.push(diag(
-                m.span(),
-                "mirror",
-                "a mirror is an http://, https:// or file:// URL".into(),
-            ));
+        if let Some(problem) = mirror_problem(m.get_ref()) {
+            d.0.push(diag(m.span(), "mirror", problem));
         }
     }
 
@@ -350,4 +343,70 @@ pub fn valid_name(s: &str) -> bool {
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// What is wrong with a Debian mirror's URL, if anything: it is parsed as
+/// a URL (it ends up in apt's sources and mmdebstrap's command line), with
+/// no control character or space anywhere (the URL parser would drop a
+/// newline silently), a host for http(s), and no query or fragment.
+pub fn mirror_problem(m: &str) -> Option<String> {
+    if let Some(c) = m.chars().find(|c| c.is_control() || c.is_whitespace()) {
+        return Some(format!(
+            "the mirror's URL holds {:?}: no spaces, tabs or line breaks",
+            c
+        ));
+    }
+    let u = match url::Url::parse(m) {
+        Ok(u) => u,
+        Err(e) => return Some(format!("the mirror is not a URL ({e})")),
+    };
+    match u.scheme() {
+        "http" | "https" => {
+            if u.host_str().is_none_or(str::is_empty) {
+                return Some("the mirror's URL has no host".into());
+            }
+        }
+        "file" => {}
+        s => {
+            return Some(format!(
+                "a mirror is an http://, https:// or file:// URL, not {s}://"
+            ))
+        }
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Some("the mirror's URL may not have a query (?) or fragment (#)".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod mirror_tests {
+    use super::mirror_problem;
+
+    #[test]
+    fn mirrors_are_parsed_as_urls() {
+        for ok in [
+            "http://deb.debian.org/debian",
+            "https://deb.debian.org/debian/",
+            "http://127.0.0.1:3142/debian",
+            "file:///srv/mirror/debian",
+        ] {
+            assert_eq!(mirror_problem(ok), None, "{ok}");
+        }
+        for (bad, word) in [
+            (
+                "http://deb.debian.org/debian\ndeb http://evil/ x",
+                "line breaks",
+            ),
+            ("http://deb.debian.org/debian x", "spaces"),
+            ("http://deb.debian.org/\tdebian", "tabs"),
+            ("ftp://deb.debian.org/debian", "not ftp://"),
+            ("deb.debian.org/debian", "not a URL"),
+            ("http://", "not a URL"),
+            ("https://deb.debian.org/debian?x=1", "query"),
+        ] {
+            let p = mirror_problem(bad).unwrap_or_default();
+            assert!(p.contains(word), "{bad:?}: {p}");
+        }
+    }
 }
