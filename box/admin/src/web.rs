@@ -311,14 +311,8 @@ async fn guard(State(app): State<AppState>, mut req: Request, next: Next) -> Res
 
 /// A POST's checks: origin, then CSRF token; a logged-in session unless `login`.
 fn post_ok(app: &App, ctx: &Ctx, headers: &HeaderMap, csrf: &str, login: bool) -> Result<(), Page> {
-    if !login && ctx.session.is_none() {
-        return Err(message(
-            ctx,
-            app,
-            StatusCode::FORBIDDEN,
-            "error",
-            t(ctx.lang, "err_login_needed"),
-        ));
+    if !login {
+        require_login(app, ctx)?;
     }
     if !same_origin(headers) || csrf != ctx.csrf {
         let h = |n: &str| {
@@ -1093,15 +1087,7 @@ async fn poster(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<PosterQuery>,
 ) -> Result<Response, Page> {
-    if ctx.session.is_none() {
-        return Err(message(
-            &ctx,
-            &app,
-            StatusCode::FORBIDDEN,
-            "error",
-            t(ctx.lang, "err_login_needed"),
-        ));
-    }
+    require_login(&app, &ctx)?;
     let w = current_wifi(&app).unwrap_or_default();
     let html = crate::poster::html(&app.cfg, &app.box_name(), &w, &q.paper).map_err(|e| {
         eprintln!("clic-admin: poster: {e}");
@@ -1155,15 +1141,7 @@ async fn diagnostics(
     State(app): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, Page> {
-    if ctx.session.is_none() {
-        return Err(message(
-            &ctx,
-            &app,
-            StatusCode::FORBIDDEN,
-            "error",
-            t(ctx.lang, "err_login_needed"),
-        ));
-    }
+    require_login(&app, &ctx)?;
     let cfg = app.cfg.clone();
     let secrets: Vec<String> = current_wifi(&app)
         .and_then(|w| w.passphrase)
@@ -1193,16 +1171,6 @@ async fn diagnostics(
 // ---------------------------------------------------------------------------
 // The participation data's backup and restore (crate::backup does the work).
 
-fn login_needed(app: &App, ctx: &Ctx) -> Page {
-    message(
-        ctx,
-        app,
-        StatusCode::FORBIDDEN,
-        "error",
-        t(ctx.lang, "err_login_needed"),
-    )
-}
-
 fn busy(app: &App, ctx: &Ctx) -> Page {
     message(
         ctx,
@@ -1219,9 +1187,7 @@ async fn backup_download(
     State(app): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, Page> {
-    if ctx.session.is_none() {
-        return Err(login_needed(&app, &ctx));
-    }
+    require_login(&app, &ctx)?;
     let Ok(guard) = app.backup_busy.clone().try_lock_owned() else {
         return Err(busy(&app, &ctx));
     };
@@ -1306,9 +1272,7 @@ async fn backup_restore(
 ) -> Result<Response, Page> {
     use futures_util::StreamExt;
     use std::io::Write;
-    if ctx.session.is_none() {
-        return Err(login_needed(&app, &ctx));
-    }
+    require_login(&app, &ctx)?;
     let headers = req.headers().clone();
     // The origin now (before the upload); the token is in the form.
     if !same_origin(&headers) {
@@ -1461,13 +1425,9 @@ fn require_login(app: &App, ctx: &Ctx) -> Result<(), Page> {
     Ok(())
 }
 
-/// What is in the library and ZIM directories now (removable).
-fn on_the_box(app: &App) -> Vec<(&'static str, String, u64)> {
-    listed(&app.cfg)
-}
-
-/// What was imported (real files and folders of the ZIM and library
-/// directories; the image's own ZIMs there are links): (kind, name, size).
+/// What was imported, removable (real files and folders of the ZIM and
+/// library directories; the image's own ZIMs there are links): (kind,
+/// name, size).
 fn listed(cfg: &Config) -> Vec<(&'static str, String, u64)> {
     let mut out = Vec::new();
     for (kind, dir) in [("zim", &cfg.zim_dir), ("library", &cfg.library_dir)] {
@@ -1573,7 +1533,7 @@ async fn usb_page(
             section #on-box {
                 h2 { (t(l, "usb_on_box")) }
                 table {
-                    @for (kind, name, size) in on_the_box(&app) {
+                    @for (kind, name, size) in listed(&app.cfg) {
                         tr data-name=(name) {
                             td { (name) br; small { (if kind == "zim" { "ZIM" } else { "/files/" }) } }
                             td { (human_bytes(size)) }
@@ -1845,7 +1805,7 @@ async fn usb_remove(
 ) -> Result<Response, Page> {
     post_ok(&app, &ctx, &headers, &f.csrf, false)?;
     // Only a name the page lists, never a path.
-    let listed = on_the_box(&app)
+    let listed = listed(&app.cfg)
         .into_iter()
         .any(|(k, n, _)| k == f.kind && n == f.name);
     if !listed {
