@@ -1541,3 +1541,134 @@ fn wiki_serves_and_saves(b: &RunningBox) {
         "no earlier version in the history: {revs:?}\n{revisions}"
     );
 }
+
+/// Issue 16, item 9: a quote, a backslash or a shell expansion in any
+/// string setting of any layer of the default image (and the kiosk's) adds
+/// no line to any rendered file, and a newline in one is refused naming its
+/// key. Each setting is rendered twice, with a plain value and with the
+/// hostile one of the same length, and every file's line count compared.
+#[test]
+fn a_quote_or_newline_in_any_string_setting_adds_no_line_to_any_file() {
+    use clic_settings::Kind;
+    let t = tempfile::tempdir().unwrap();
+    let mut spec: toml::Table =
+        toml::from_str(&std::fs::read_to_string(repo().join(SPEC)).unwrap()).unwrap();
+    if let Some(toml::Value::Array(layers)) = spec.get_mut("layers") {
+        layers.push("kiosk".into());
+    }
+    let r0 = {
+        let p = t.path().join("all.toml");
+        std::fs::write(&p, toml::to_string(&spec).unwrap()).unwrap();
+        common::resolve(&repo(), &p).unwrap()
+    };
+    let lines = |out: &Path| -> std::collections::BTreeMap<PathBuf, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        let mut stack = vec![out.to_owned()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let ft = std::fs::symlink_metadata(&p).unwrap().file_type();
+                if ft.is_dir() {
+                    stack.push(p);
+                } else if ft.is_file() {
+                    let n = std::fs::read(&p)
+                        .unwrap()
+                        .iter()
+                        .filter(|b| **b == b'\n')
+                        .count();
+                    m.insert(p.strip_prefix(out).unwrap().to_owned(), n);
+                }
+            }
+        }
+        m
+    };
+    let with = |layer: &str, key: &str, v: toml::Value, name: &str| {
+        let mut s = spec.clone();
+        let settings = s
+            .entry("settings")
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        let l = settings
+            .entry(layer)
+            .or_insert_with(|| toml::Table::new().into())
+            .as_table_mut()
+            .unwrap();
+        l.insert(key.to_owned(), v);
+        let p = t.path().join(format!("{name}.toml"));
+        std::fs::write(&p, toml::to_string(&s).unwrap()).unwrap();
+        common::resolve(&repo(), &p)
+    };
+    // Same length: a plain value and a hostile one.
+    let plain = "plain words here";
+    let hostile = "a'b\"c\\d $(id) `x";
+    assert_eq!(plain.len(), hostile.len());
+    let (mut checked, mut refused) = (Vec::new(), Vec::new());
+    for l in &r0.layers {
+        for (key, def) in &l.def.settings {
+            let d = def.get_ref();
+            let list = d.kind == Kind::List && d.items == Some(Kind::String);
+            if d.kind != Kind::String && !list {
+                continue;
+            }
+            let val = |s: &str| -> toml::Value {
+                if list {
+                    toml::Value::Array(vec![s.into()])
+                } else {
+                    s.into()
+                }
+            };
+            let what = format!("settings.{}.{key}", l.name);
+            // A newline is refused, naming the key.
+            let err = with(&l.name, key, val("one\ntwo"), "nl").unwrap_err();
+            assert!(err.contains(key.as_str()), "{what}: {err}");
+            let Ok(r_plain) = with(&l.name, key, val(plain), "plain") else {
+                // A pattern allows neither: nothing free-form reaches a file.
+                refused.push(what);
+                continue;
+            };
+            let r_hostile = match with(&l.name, key, val(hostile), "hostile") {
+                Ok(r) => r,
+                Err(_) => {
+                    refused.push(what);
+                    continue;
+                }
+            };
+            let a = lines(
+                common::render_layers(&r_plain, common::epoch())
+                    .unwrap()
+                    .path(),
+            );
+            let b = lines(
+                common::render_layers(&r_hostile, common::epoch())
+                    .unwrap()
+                    .path(),
+            );
+            assert_eq!(a.len(), b.len(), "{what}: files differ");
+            for (p, n) in &a {
+                assert_eq!(
+                    b.get(p),
+                    Some(n),
+                    "{what}: {} gained or lost lines",
+                    p.display()
+                );
+            }
+            checked.push(what);
+        }
+    }
+    eprintln!("hostile value rendered for {checked:?}; refused by the schema for {refused:?}");
+    assert!(
+        checked.len() + refused.len() >= 12,
+        "{checked:?} {refused:?}"
+    );
+    for s in [
+        "settings.base.welcome",
+        "settings.hotspot.ssid",
+        "settings.portal.contact",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == s),
+            "{s} not checked: {checked:?}"
+        );
+    }
+}

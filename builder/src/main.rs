@@ -2,6 +2,14 @@ use clap::Parser;
 
 fn main() {
     clic::interrupt::install();
+    // What the builder makes (image trees, folders it creates, outputs) must
+    // not depend on the maintainer's umask: 0077 would make the image's
+    // folders unreadable to its services, 0002 group-writable. Files that
+    // must stay private set their mode explicitly.
+    // SAFETY: umask only sets this process's file mode mask.
+    unsafe {
+        libc::umask(0o022);
+    }
     let cli = clic::cli::Cli::parse();
     if cli.command.only_reads() {
         // `clic check SPEC | grep -q ...`, `clic boards | head -1`: a reader

@@ -1,5 +1,11 @@
 //! Copy a layer's `root/` tree over the image tree, rendering `.tera`
-//! files. Entries are visited in sorted order; modes and symlinks are kept.
+//! files. Entries are visited in sorted order; symlinks are kept.
+//!
+//! Modes follow the repository's own rule, git's: a file is 0644, or 0755
+//! when its owner may execute it in the checkout; a folder is 0755. So a
+//! checkout made under another umask (0077, 0002) builds the same image.
+//! A layer that needs a private file makes it at first boot (secrets are
+//! never in a layer) or sets its mode in a step.
 
 use std::fs;
 use std::io;
@@ -21,6 +27,15 @@ pub enum ApplyError {
     Render(#[from] RenderError),
     #[error("template {0} is not UTF-8 text")]
     NotText(PathBuf),
+}
+
+/// The image mode of a layer file or folder whose checkout mode is `mode`.
+pub fn image_mode(mode: u32, is_dir: bool) -> u32 {
+    if is_dir || mode & 0o100 != 0 {
+        0o755
+    } else {
+        0o644
+    }
 }
 
 /// Apply `tree` onto `root`. Returns the image paths written (for logs).
@@ -64,7 +79,7 @@ fn walk(
         if meta.is_dir() {
             if fs::symlink_metadata(&dest).is_err() {
                 fs::create_dir_all(&dest).map_err(io_err(&src, &dest))?;
-                fs::set_permissions(&dest, fs::Permissions::from_mode(meta.permissions().mode()))
+                fs::set_permissions(&dest, fs::Permissions::from_mode(image_mode(0, true)))
                     .map_err(io_err(&src, &dest))?;
             }
             walk(base, &src, root, ctx, written)?;
@@ -85,10 +100,13 @@ fn walk(
             let text = String::from_utf8(text).map_err(|_| ApplyError::NotText(src.clone()))?;
             let out = render(&rel.to_string_lossy(), &text, ctx)?;
             fs::write(&dest, out).map_err(io_err(&src, &dest))?;
-            fs::set_permissions(&dest, fs::Permissions::from_mode(meta.permissions().mode()))
-                .map_err(io_err(&src, &dest))?;
         } else {
             fs::copy(&src, &dest).map_err(io_err(&src, &dest))?;
+        }
+        if !meta.file_type().is_symlink() {
+            let mode = image_mode(meta.permissions().mode(), false);
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+                .map_err(io_err(&src, &dest))?;
         }
         written.push(Path::new("/").join(&image_rel));
     }
@@ -137,6 +155,38 @@ mod tests {
         // lib/ went through the image's own /lib -> usr/lib link.
         assert!(root.join("usr/lib/systemd/u.service").is_file());
         assert!(written.contains(&PathBuf::from("/etc/x/hello.conf")));
+    }
+
+    #[test]
+    fn modes_come_from_the_repository_rule_not_the_checkout_umask() {
+        let t = tempfile::tempdir().unwrap();
+        let tree = t.path().join("tree");
+        let root = t.path().join("root");
+        fs::create_dir_all(tree.join("etc/private")).unwrap();
+        fs::create_dir_all(tree.join("usr/lib/clic")).unwrap();
+        let set = |p: &str, m: u32| {
+            fs::set_permissions(tree.join(p), fs::Permissions::from_mode(m)).unwrap()
+        };
+        // As a checkout under umask 0077 and 0002 would leave them.
+        fs::write(tree.join("etc/private/a.conf"), "a\n").unwrap();
+        set("etc/private/a.conf", 0o600);
+        fs::write(tree.join("etc/private/b.conf.tera"), "b\n").unwrap();
+        set("etc/private/b.conf.tera", 0o664);
+        fs::write(tree.join("usr/lib/clic/run"), "#!/bin/sh\n").unwrap();
+        set("usr/lib/clic/run", 0o700);
+        fs::write(tree.join("usr/lib/clic/group"), "#!/bin/sh\n").unwrap();
+        set("usr/lib/clic/group", 0o775);
+        set("etc/private", 0o700);
+        set("usr/lib/clic", 0o770);
+
+        apply_tree(&tree, &root, &sample_context()).unwrap();
+        let mode = |p: &str| fs::metadata(root.join(p)).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode("etc/private/a.conf"), 0o644);
+        assert_eq!(mode("etc/private/b.conf"), 0o644);
+        assert_eq!(mode("usr/lib/clic/run"), 0o755);
+        assert_eq!(mode("usr/lib/clic/group"), 0o755);
+        assert_eq!(mode("etc/private"), 0o755);
+        assert_eq!(mode("usr/lib/clic"), 0o755);
     }
 
     #[test]
