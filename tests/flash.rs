@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -807,4 +807,70 @@ fn flash_without_a_bmap() {
     let events = json_lines(&run(c).stdout);
     assert_eq!(events.last().unwrap()["report"]["mapped"], IMAGE_SIZE);
     same_on_ranges(&img, Path::new(&dev.dev), &[(0, IMAGE_SIZE)]);
+}
+
+/// Issue 16, item 15: the device is checked again after the confirmation.
+/// Between it and the write, the loop device is re-attached to another
+/// file (as a card swapped in the same reader): that device is refused,
+/// nothing is written to either file; a device left alone beside it is
+/// written.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test"]
+fn a_device_swapped_after_the_confirmation_is_not_written() {
+    let dir = work("swapped");
+    let img = make_image(&dir);
+    let a = Loop::garbage(&dir, "a.dev", IMAGE_SIZE);
+    let b = Loop::garbage(&dir, "b.dev", IMAGE_SIZE);
+    let other = Loop::garbage(&dir, "other.dev", IMAGE_SIZE);
+    let other_file = other.file.clone();
+    drop(other); // detached: its file is the "other card"
+    let hook = dir.join("hook");
+    std::fs::create_dir_all(&hook).unwrap();
+    std::fs::write(hook.join("pause-before-open"), "").unwrap();
+    let mut c = clic();
+    c.arg("flash")
+        .arg(&img)
+        .args([&a.dev, &b.dev])
+        .arg("--yes")
+        .env(TEST_PAUSE, &hook)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    wait_for(&hook.join("confirmed"), &mut child);
+    sh(&format!(
+        "losetup -d {dev}; for i in $(seq 50); do losetup {dev} {f} 2>/dev/null && break; sleep 0.1; done; losetup {dev}",
+        dev = b.dev,
+        f = other_file.display()
+    ));
+    std::fs::write(hook.join("open"), "").unwrap();
+    std::fs::write(hook.join("resume"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}: FAILED: is not the device that was checked",
+            b.dev
+        )),
+        "{err}"
+    );
+    assert!(err.contains("nothing was written to it"), "{err}");
+    assert!(
+        err.contains(&format!("{}: written and verified", a.dev)),
+        "{err}"
+    );
+    // Neither the file confirmed as b nor the one now behind b's name.
+    let head = |f: &Path| {
+        let mut v = vec![0u8; MIB as usize];
+        std::fs::File::open(f).unwrap().read_exact(&mut v).unwrap();
+        v
+    };
+    assert!(
+        head(&b.file).iter().all(|&x| x == 0xA5),
+        "b's first card written"
+    );
+    assert!(
+        head(&other_file).iter().all(|&x| x == 0xA5),
+        "the swapped-in card written"
+    );
 }

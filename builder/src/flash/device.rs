@@ -44,6 +44,10 @@ pub struct DeviceFacts {
     pub read_only: bool,
     /// Vendor and model as the kernel reports them (a loop device: its file).
     pub model: String,
+    /// `major:minor` of the block device; empty when not one.
+    pub devnum: String,
+    /// A serial number or world-wide id when the kernel gives one.
+    pub serial: String,
     /// Mount points of the device or its partitions.
     pub mounts: Vec<String>,
     /// Swap areas on the device or its partitions.
@@ -129,6 +133,49 @@ pub fn removable_like(f: &DeviceFacts) -> bool {
             f.transport,
             Transport::Usb | Transport::Sd | Transport::Loop
         )
+}
+
+/// How a disk is attached, from its kernel name, its /sys path and, for
+/// an MMC slot, its `device/type`: only an SD card (`SD`) in an mmcblk
+/// slot counts as a card; an eMMC chip (`MMC`) soldered on the board is
+/// a fixed disk.
+pub fn transport_of(name: &str, sys_path: &str, mmc_type: &str) -> Transport {
+    if name.starts_with("loop") {
+        Transport::Loop
+    } else if sys_path.contains("/usb") {
+        Transport::Usb
+    } else if name.starts_with("mmcblk") && mmc_type == "SD" {
+        Transport::Sd
+    } else {
+        Transport::Other
+    }
+}
+
+/// What changed between the device that was checked (and confirmed) and
+/// what the same path is now; `None` when it is the same device.
+pub fn changed(before: &DeviceFacts, now: &DeviceFacts) -> Option<String> {
+    let mut what = Vec::new();
+    if before.devnum != now.devnum || before.name != now.name {
+        what.push(format!(
+            "device {} ({}) is now {} ({})",
+            before.name, before.devnum, now.name, now.devnum
+        ));
+    }
+    if before.size != now.size {
+        what.push(format!("size {} is now {}", before.size, now.size));
+    }
+    if before.model != now.model {
+        what.push(format!("\"{}\" is now \"{}\"", before.model, now.model));
+    }
+    if before.serial != now.serial {
+        what.push(format!("serial {} is now {}", before.serial, now.serial));
+    }
+    (!what.is_empty()).then(|| {
+        format!(
+            "is not the device that was checked: {}; nothing was written to it",
+            what.join(", ")
+        )
+    })
 }
 
 /// Every reason not to write `f` with an image of `image_size` bytes;
@@ -281,10 +328,53 @@ mod tests {
             transport: Transport::Usb,
             read_only: false,
             model: "Generic SD Reader".into(),
+            devnum: "8:16".into(),
+            serial: "0123".into(),
             mounts: vec![],
             swaps: vec![],
             holders: vec![],
             system: false,
+        }
+    }
+
+    #[test]
+    fn an_emmc_chip_is_not_a_card_and_a_swapped_device_is_seen() {
+        assert_eq!(
+            transport_of("mmcblk0", "/sys/devices/platform/mmc", "SD"),
+            Transport::Sd
+        );
+        assert_eq!(
+            transport_of("mmcblk0", "/sys/devices/platform/mmc", "MMC"),
+            Transport::Other
+        );
+        assert_eq!(
+            transport_of("mmcblk1", "/sys/devices/platform/mmc", ""),
+            Transport::Other
+        );
+        assert_eq!(
+            transport_of("sdb", "/sys/devices/pci0/usb2/2-1", ""),
+            Transport::Usb
+        );
+        assert_eq!(
+            transport_of("loop3", "/sys/devices/virtual", ""),
+            Transport::Loop
+        );
+        let mut emmc = card();
+        (emmc.name, emmc.removable, emmc.transport) = ("mmcblk0".into(), false, Transport::Other);
+        assert_eq!(refusals(&emmc, 1 << 30, false), vec![Refusal::NotRemovable]);
+
+        let a = card();
+        assert_eq!(changed(&a, &a.clone()), None);
+        for edit in [
+            |f: &mut DeviceFacts| f.devnum = "8:32".into(),
+            |f: &mut DeviceFacts| f.size += 512,
+            |f: &mut DeviceFacts| f.model = "Other Stick".into(),
+            |f: &mut DeviceFacts| f.serial = "9999".into(),
+        ] {
+            let mut b = card();
+            edit(&mut b);
+            let why = changed(&a, &b).expect("a change is seen");
+            assert!(why.contains("nothing was written"), "{why}");
         }
     }
 

@@ -36,6 +36,9 @@ use progress::{Phase, Progress};
 /// Test hook: with `CLIC_FLASH_TEST_PAUSE=DIR`, `clic flash` creates
 /// `DIR/written` once every device is written and flushed, and waits for
 /// `DIR/resume` before verifying (the flash tests damage a device there).
+/// When `DIR/pause-before-open` exists, it also creates `DIR/confirmed`
+/// after the confirmation and waits for `DIR/open` before opening the
+/// devices (the tests swap a device there).
 pub const TEST_PAUSE_ENV: &str = "CLIC_FLASH_TEST_PAUSE";
 
 #[derive(Debug, thiserror::Error)]
@@ -381,6 +384,23 @@ fn stop_unverified(open: &[Option<io::Device>], verify_only: bool) -> FlashError
     FlashError::Interrupted
 }
 
+fn pause_before_open() {
+    let Some(dir) = std::env::var_os(TEST_PAUSE_ENV).map(PathBuf::from) else {
+        return;
+    };
+    if !dir.join("pause-before-open").exists() {
+        return;
+    }
+    let _ = std::fs::write(dir.join("confirmed"), "");
+    let t = Instant::now();
+    while !dir.join("open").exists() && t.elapsed() < Duration::from_secs(300) {
+        if interrupt::requested() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn wait_for_test_hook(results: &[DeviceResult]) {
     let Some(dir) = std::env::var_os(TEST_PAUSE_ENV) else {
         return;
@@ -423,22 +443,47 @@ pub fn flash(
             verify_seconds: 0.0,
         })
         .collect();
+    pause_before_open();
     // Open every device first: O_EXCL fails on one mounted in the meantime.
+    // Then make sure each is still the device that was checked and shown
+    // at the confirmation (a card swapped, a loop device re-attached, a
+    // name given to another disk): the open file's own device number, and
+    // the path's size, model and serial read again.
     let mut open: Vec<Option<io::Device>> = Vec::new();
     for (d, r) in devices.iter().zip(results.iter_mut()) {
-        match io::open(
+        let opened = io::open(
             Path::new(&d.path),
             !o.verify_only,
             d.logical_block_size,
             d.size,
-        ) {
+        )
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::EBUSY) {
+                "is busy (mounted or in use by another program)".to_owned()
+            } else {
+                format!("cannot be opened: {e}")
+            }
+        })
+        .and_then(|dev| {
+            let now = probe::probe(Path::new(&d.path));
+            let rdev = dev.file.metadata().map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                let r = m.rdev();
+                format!("{}:{}", libc::major(r), libc::minor(r))
+            });
+            match (device::changed(d, &now), rdev) {
+                (Some(why), _) => Err(why),
+                (None, Ok(r)) if r != d.devnum => {
+                    Err(device::changed(d, &DeviceFacts { devnum: r, ..now }).unwrap_or_default())
+                }
+                (None, Err(e)) => Err(format!("cannot be read: {e}")),
+                (None, Ok(_)) => Ok(dev),
+            }
+        });
+        match opened {
             Ok(dev) => open.push(Some(dev)),
             Err(e) => {
-                r.error = Some(if e.raw_os_error() == Some(libc::EBUSY) {
-                    "is busy (mounted or in use by another program)".into()
-                } else {
-                    format!("cannot be opened: {e}")
-                });
+                r.error = Some(e);
                 progress.devices[open.len()].set(Phase::Failed);
                 open.push(None);
             }

@@ -6,8 +6,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use super::device::{
-    mounts_on, parse_devnum, parse_mountinfo, parse_swaps, DevNum, DeviceFacts, Mount, NodeKind,
-    Transport, SYSTEM_MOUNTS,
+    mounts_on, parse_devnum, parse_mountinfo, parse_swaps, transport_of, DevNum, DeviceFacts,
+    Mount, NodeKind, Transport, SYSTEM_MOUNTS,
 };
 
 fn devnum(rdev: u64) -> DevNum {
@@ -129,6 +129,8 @@ pub fn probe(path: &Path) -> DeviceFacts {
         transport: Transport::Other,
         read_only: false,
         model: String::new(),
+        devnum: String::new(),
+        serial: String::new(),
         mounts: vec![],
         swaps: vec![],
         holders: vec![],
@@ -148,6 +150,7 @@ pub fn probe(path: &Path) -> DeviceFacts {
     }
     f.kind = NodeKind::Block;
     let dev = devnum(meta.rdev());
+    f.devnum = format!("{}:{}", dev.0, dev.1);
     let Some(sys) = sys_dir(dev) else {
         f.kind = NodeKind::Other;
         return f;
@@ -170,15 +173,12 @@ pub fn probe(path: &Path) -> DeviceFacts {
     f.removable = read_trim(&sys.join("removable")) == "1";
     f.read_only = read_trim(&sys.join("ro")) == "1";
     let sys_path = sys.to_string_lossy();
-    f.transport = if f.name.starts_with("loop") {
-        Transport::Loop
-    } else if sys_path.contains("/usb") {
-        Transport::Usb
-    } else if f.name.starts_with("mmcblk") {
-        Transport::Sd
-    } else {
-        Transport::Other
-    };
+    f.transport = transport_of(&f.name, &sys_path, &read_trim(&sys.join("device/type")));
+    f.serial = ["device/serial", "device/wwid", "wwid"]
+        .iter()
+        .map(|p| read_trim(&sys.join(p)))
+        .find(|s| !s.is_empty())
+        .unwrap_or_default();
     f.model = if f.transport == Transport::Loop {
         read_trim(&sys.join("loop/backing_file"))
     } else {
