@@ -419,11 +419,18 @@ fn offline_build_missing_a_package_fails_and_names_it() {
 }
 
 /// Ctrl-C in the middle of the bootstrap: no mount, no temporary directory,
-/// no partial output left behind.
+/// no partial output left behind. Then again with Ctrl-C twice (the second
+/// kills the children at once instead of waiting for them): the same.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn interrupted_build_leaves_nothing_behind() {
-    let base = work().join("interrupt");
+    for signals in [1, 2] {
+        interrupt_build(signals);
+    }
+}
+
+fn interrupt_build(signals: usize) {
+    let base = work().join(format!("interrupt-{signals}"));
     let _ = std::fs::remove_dir_all(&base);
     let (tmp, out) = (base.join("tmp"), base.join("out"));
     std::fs::create_dir_all(&tmp).unwrap();
@@ -453,7 +460,13 @@ fn interrupted_build_leaves_nothing_behind() {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    send_signal(child.id(), 2);
+    for i in 0..signals {
+        if i > 0 {
+            // While the first one is still being handled.
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        send_signal(child.id(), 2);
+    }
     let o = child.wait_with_output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -461,12 +474,19 @@ fn interrupted_build_leaves_nothing_behind() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    if signals == 2 {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("stopping every child now"), "{err}");
+    }
     let left: Vec<_> = std::fs::read_dir(&tmp)
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .collect();
-    assert!(left.is_empty(), "work directory left behind: {left:?}");
+    assert!(
+        left.is_empty(),
+        "{signals} Ctrl-C: work directory left behind: {left:?}"
+    );
     let outputs: Vec<_> = std::fs::read_dir(&out)
         .map(|r| r.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -483,7 +503,7 @@ fn interrupted_build_leaves_nothing_behind() {
         .unwrap();
     assert!(
         ps.stdout.is_empty(),
-        "processes left: {}",
+        "{signals} Ctrl-C: processes left: {}",
         String::from_utf8_lossy(&ps.stdout)
     );
 }

@@ -162,6 +162,7 @@ impl Cmd {
                 cmdline: cmdline.clone(),
                 source,
             })?;
+            interrupt::track(child.id());
             let tail = thread::spawn(move || read_tail(reader, crate::ui::verbose()));
             let status = wait_interruptible(&mut child, &cmdline)?;
             let tail = tail.join().unwrap_or_default();
@@ -173,6 +174,7 @@ impl Cmd {
             cmdline: cmdline.clone(),
             source,
         })?;
+        interrupt::track(child.id());
         // Read both pipes on threads so neither can fill up and block the child.
         let out_reader = child.stdout.take().map(|mut o| {
             thread::spawn(move || {
@@ -211,6 +213,11 @@ impl Cmd {
             cmdline: cmdline.clone(),
             source,
         })?;
+        // Tracked until `wait_interruptible` reaps it; a caller that waits
+        // by itself leaves it tracked (killing a finished group is a no-op
+        // unless its number was reused, which needs the pid reaped and
+        // recycled first).
+        interrupt::track(child.id());
         Ok((child, cmdline))
     }
 }
@@ -264,7 +271,10 @@ pub fn wait_interruptible(child: &mut Child, cmdline: &str) -> Result<ExitStatus
     let mut signalled_at: Option<std::time::Instant> = None;
     loop {
         match child.try_wait() {
-            Ok(Some(status)) => return Ok(status),
+            Ok(Some(status)) => {
+                interrupt::untrack(child.id());
+                return Ok(status);
+            }
             Ok(None) => {}
             Err(source) => {
                 return Err(CmdError::Io {
