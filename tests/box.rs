@@ -1200,6 +1200,8 @@ fn optional_files_mumble_and_chat_layers_serve() {
         String::from_utf8_lossy(&o.stderr),
         tail(&b.serial(), 40)
     );
+    // The two accounts above came from the host's address too.
+    registration_is_throttled(&b, 2);
     // The serial log is complete once QEMU has stopped.
     let serial = b.stop();
     // The certificate was made on this device at first boot; it is the one
@@ -1373,6 +1375,58 @@ fn web_chat_serves(b: &RunningBox) {
         r.status == 200 && text.contains("sid="),
         "BOSH: {} {text}",
         r.status
+    );
+}
+
+/// Accounts made in-band from one address (the host, through nginx's
+/// WebSocket): five in an hour, `already` of them made before, then the
+/// app is told to wait (mod_clic_register_throttle; prosody's own limits
+/// exempt the private addresses it allows to register).
+fn registration_is_throttled(b: &RunningBox, already: usize) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /xmpp-websocket HTTP/1.1\r\nHost: clic.lan\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://clic.lan\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_until(&mut s, b"\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+    ws_send(
+        &mut s,
+        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="clic.lan" version="1.0"/>"#,
+    );
+    let mut said = String::new();
+    while !said.contains("</stream:features>") {
+        said.push_str(&ws_read(&mut s));
+    }
+    assert!(said.contains("jabber.org/features/iq-register"), "{said}");
+    let mut answers = Vec::new();
+    for i in 1..=(6 - already) {
+        ws_send(
+            &mut s,
+            &format!(
+                r#"<iq type="set" id="r{i}" xmlns="jabber:client"><query xmlns="jabber:iq:register"><username>flood{i}</username><password>Pw-{i}-long-enough</password></query></iq>"#
+            ),
+        );
+        let mut a = String::new();
+        while !a.contains(&format!("id='r{i}'")) && !a.contains(&format!("id=\"r{i}\"")) {
+            a.push_str(&ws_read(&mut s));
+        }
+        answers.push(a);
+    }
+    let (last, made) = answers.split_last().unwrap();
+    for (i, a) in made.iter().enumerate() {
+        assert!(
+            a.contains("type='result'"),
+            "account {}: {a}",
+            already + i + 1
+        );
+    }
+    assert!(
+        last.contains("type='error'") && last.contains("policy-violation"),
+        "the sixth account in a row was made: {last}"
     );
 }
 

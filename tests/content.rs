@@ -525,6 +525,21 @@ fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
     assert!(b
         .page("/content/clic-exemples/poele-fusee/style.css")
         .contains("max-width"));
+    // Bundle HTML runs sandboxed in an origin of its own; files are not.
+    let csp = "content-security-policy: sandbox allow-scripts";
+    let h = b
+        .headers("/content/clic-exemples/poele-fusee/")
+        .to_lowercase();
+    assert!(h.contains(csp), "{h}");
+    let not_html: Vec<&String> = want.iter().filter(|l| !l.ends_with(".html")).collect();
+    assert!(!not_html.is_empty());
+    for link in not_html {
+        let h = b.headers(link).to_lowercase();
+        assert!(
+            h.starts_with("http/1.1 200") && !h.contains("content-security-policy"),
+            "{link}: {h}"
+        );
+    }
     let article = b.page("/kiwix/grand_four/four-solaire.html");
     assert!(article.contains("CLIC-LIBZIM-ARTICLE"), "{article}");
     assert!(b

@@ -433,6 +433,20 @@ impl RunningBox {
         (status, raw[split + 4..].to_vec())
     }
 
+    /// GET `path`: the answer's status line and headers, as text.
+    pub fn headers(&self, path: &str) -> String {
+        let raw = self.exchange(
+            format!("GET {path} HTTP/1.0\r\nHost: clic.lan\r\nUser-Agent: clic-tests\r\n\r\n")
+                .as_bytes(),
+            true,
+        );
+        let end = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or(raw.len());
+        String::from_utf8_lossy(&raw[..end]).into_owned()
+    }
+
     /// GET `path`: (status, body as text).
     pub fn get_text(&self, path: &str) -> (u16, String) {
         let (status, body) = self.get(path);

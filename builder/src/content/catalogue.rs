@@ -309,6 +309,11 @@ pub fn nginx_map(idx: &BTreeMap<String, Vec<(usize, usize)>>) -> String {
         s.push_str(&format!("    \"~*{SEP}{pat}(?:s|x)?{SEP}\" {w};\n"));
     }
     s.push_str("}\n");
+    // HTML from content packs runs sandboxed (see clic-site.d/clic-library.conf);
+    // other types (PDF, video) are left alone: a sandboxed PDF does not show.
+    s.push_str(
+        "map $sent_http_content_type $clic_content_csp {\n    default \"\";\n    \"~*^text/html\" \"sandbox allow-scripts allow-forms allow-popups allow-popups-to-escape-sandbox allow-downloads\";\n}\n",
+    );
     s
 }
 

@@ -43,6 +43,13 @@ pub enum ContentError {
     },
     #[error("html bundle `{pack}/{item}` has no index.html at its top")]
     NoIndex { pack: String, item: String },
+    #[error("html bundle `{pack}/{item}`: {path} is a link to {target}, outside the bundle; a bundle may only link to its own files (the web server would otherwise serve what the link reaches)")]
+    BundleLink {
+        pack: String,
+        item: String,
+        path: String,
+        target: String,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,

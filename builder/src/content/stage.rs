@@ -188,6 +188,16 @@ fn unpack_site(archive: &Path, dir: &Path, pack: &str, item: &str) -> Result<(),
             context: format!("setting modes in {}", dir.display()),
             source,
         })?;
+    if let Some((path, target)) =
+        escaping_link(dir).map_err(io(format!("reading the unpacked bundle {}", dir.display())))?
+    {
+        return Err(ContentError::BundleLink {
+            pack: pack.to_owned(),
+            item: item.to_owned(),
+            path,
+            target,
+        });
+    }
     if !dir.join("index.html").is_file() {
         return Err(ContentError::NoIndex {
             pack: pack.to_owned(),
@@ -195,6 +205,50 @@ fn unpack_site(archive: &Path, dir: &Path, pack: &str, item: &str) -> Result<(),
         });
     }
     Ok(())
+}
+
+/// The first symbolic link under `dir` whose target is absolute or leaves
+/// `dir` through `..` (judged on the names alone: no link is followed):
+/// its path in the bundle and its target.
+pub fn escaping_link(dir: &Path) -> std::io::Result<Option<(String, String)>> {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = fs::read_dir(&d)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if !ft.is_symlink() {
+                continue;
+            }
+            let target = fs::read_link(&p)?;
+            let rel = p.strip_prefix(dir).unwrap_or(&p);
+            // Depth of the link's folder below `dir`, then walk the target.
+            let mut depth = rel.components().count() as i64 - 1;
+            let mut escapes = target.is_absolute();
+            for c in target.components() {
+                match c {
+                    std::path::Component::ParentDir => depth -= 1,
+                    std::path::Component::Normal(_) => depth += 1,
+                    _ => {}
+                }
+                if depth < 0 {
+                    escapes = true;
+                }
+            }
+            if escapes {
+                return Ok(Some((
+                    rel.display().to_string(),
+                    target.display().to_string(),
+                )));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The name a phone reaches the box by: the hotspot's domain, else the
@@ -297,8 +351,79 @@ fn write_pages(
         &in_root(root, "/etc/nginx/conf.d/clic-library.conf"),
         &catalogue::nginx_map(&idx),
     )?;
+    let mut site = read("nginx-site.conf")?;
+    site.push_str(&data_pack_locations(cat));
     write(
         &in_root(root, "/etc/nginx/clic-site.d/clic-library.conf"),
-        &read("nginx-site.conf")?,
+        &site,
     )
+}
+
+/// A location per pack kept on the data partition (its folder in
+/// /srv/clic/content is a link there, which `disable_symlinks` refuses):
+/// served from the partition itself, links refused there too.
+pub fn data_pack_locations(cat: &Catalogue) -> String {
+    let mut s = String::new();
+    for p in cat.packs.iter().filter(|p| p.on_data) {
+        s.push_str(&format!(
+            "location {prefix}/{id}/ {{\n    alias {DATA_MOUNT}/{id}/;\n    disable_symlinks on from={DATA_MOUNT}/{id};\n    limit_except GET {{ deny all; }}\n    charset utf-8;\n    add_header X-Content-Type-Options nosniff;\n    add_header Content-Security-Policy $clic_content_csp;\n}}\n",
+            prefix = catalogue::URL_PREFIX,
+            id = p.id,
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn links_leaving_a_bundle_are_found_and_links_inside_are_not() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("site");
+        fs::create_dir_all(d.join("img/small")).unwrap();
+        fs::write(d.join("index.html"), "<p>x</p>").unwrap();
+        fs::write(d.join("img/a.png"), "png").unwrap();
+        symlink("../a.png", d.join("img/small/a.png")).unwrap();
+        symlink("img/a.png", d.join("logo.png")).unwrap();
+        assert_eq!(escaping_link(&d).unwrap(), None);
+        for (name, target) in [
+            ("leases", "/var/lib/misc/dnsmasq.leases"),
+            ("up", "../../etc/ssh"),
+            ("img/small/up", "../../../x"),
+            ("img/sneaky", "small/../../../x"),
+        ] {
+            symlink(target, d.join(name)).unwrap();
+            let (path, found) = escaping_link(&d).unwrap().expect(name);
+            assert_eq!((path.as_str(), found.as_str()), (name, target));
+            fs::remove_file(d.join(name)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_bundle_with_an_outside_link_is_refused_naming_it() {
+        let t = tempfile::tempdir().unwrap();
+        let src = t.path().join("src");
+        fs::create_dir_all(&src).unwrap();
+        fs::write(src.join("index.html"), "<p>x</p>").unwrap();
+        symlink("/etc/shadow", src.join("secret.txt")).unwrap();
+        let tar = t.path().join("site.tar");
+        let ok = std::process::Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&src)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let err = unpack_site(&tar, &t.path().join("out"), "p", "i").unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("p/i") && msg.contains("secret.txt") && msg.contains("/etc/shadow"),
+            "{msg}"
+        );
+    }
 }
