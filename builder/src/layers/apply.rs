@@ -189,6 +189,44 @@ mod tests {
         assert_eq!(mode("usr/lib/clic"), 0o755);
     }
 
+    /// Issue 16, item 12: a layer (or a spec's overlay) whose tree holds
+    /// absolute and `..` links, and a later layer writing through them:
+    /// everything lands inside the image root, nothing on the host (a
+    /// canary folder outside the root stays empty).
+    #[test]
+    fn hostile_links_in_overlays_never_write_outside_the_root() {
+        let t = tempfile::tempdir().unwrap();
+        let canary = t.path().join("host-canary");
+        fs::create_dir_all(&canary).unwrap();
+        let root = t.path().join("root");
+        fs::create_dir_all(&root).unwrap();
+        let first = t.path().join("first");
+        fs::create_dir_all(first.join("usr")).unwrap();
+        symlink(&canary, first.join("abs")).unwrap();
+        symlink(
+            "../../../../../..".to_owned() + canary.to_str().unwrap(),
+            first.join("up"),
+        )
+        .unwrap();
+        symlink("../../host-canary", first.join("usr/rel")).unwrap();
+        apply_tree(&first, &root, &sample_context()).unwrap();
+        let second = t.path().join("second");
+        for d in ["abs", "up", "usr/rel"] {
+            fs::create_dir_all(second.join(d)).unwrap();
+            fs::write(second.join(d).join("planted"), "x").unwrap();
+            fs::write(second.join(d).join("t.conf.tera"), "{{ hostname }}").unwrap();
+        }
+        // A file replacing a link is written as a file, never through it.
+        fs::write(second.join("usr/planted"), "y").unwrap();
+        let _ = apply_tree(&second, &root, &sample_context());
+        let leaked: Vec<_> = fs::read_dir(&canary).unwrap().collect();
+        assert!(leaked.is_empty(), "written on the host: {leaked:?}");
+        assert!(
+            fs::read_dir(t.path()).unwrap().count() == 4,
+            "only canary, root and the two trees"
+        );
+    }
+
     #[test]
     fn a_bad_template_names_its_file() {
         let t = tempfile::tempdir().unwrap();
