@@ -1309,25 +1309,9 @@ fn web_chat_serves(b: &RunningBox) {
     }
 
     // WebSocket: the upgrade, then an XMPP stream to the guest host.
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    std::io::Write::write_all(
-        &mut s,
-        b"GET /xmpp-websocket HTTP/1.1\r\nHost: clic.lan\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://clic.lan\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
-    )
-    .unwrap();
-    let head = read_until(&mut s, b"\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+    let (mut s, head) = xmpp_websocket(b);
     assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
-    ws_send(
-        &mut s,
-        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="guest.clic.lan" version="1.0"/>"#,
-    );
-    let mut said = String::new();
-    while !said.contains("</stream:features>") {
-        said.push_str(&ws_read(&mut s));
-    }
+    let said = open_stream(&mut s, "guest.clic.lan");
     assert!(said.contains("<mechanism>ANONYMOUS</mechanism>"), "{said}");
     ws_send(
         &mut s,
@@ -1336,14 +1320,7 @@ fn web_chat_serves(b: &RunningBox) {
     let answer = ws_read(&mut s);
     assert!(answer.contains("<success"), "a guest is refused: {answer}");
     // The guest binds an address and is in the public room.
-    ws_send(
-        &mut s,
-        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="guest.clic.lan" version="1.0"/>"#,
-    );
-    let mut said = String::new();
-    while !said.contains("</stream:features>") {
-        said.push_str(&ws_read(&mut s));
-    }
+    open_stream(&mut s, "guest.clic.lan");
     ws_send(
         &mut s,
         r#"<iq type="set" id="b1" xmlns="jabber:client"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></iq>"#,
@@ -1383,24 +1360,8 @@ fn web_chat_serves(b: &RunningBox) {
 /// app is told to wait (mod_clic_register_throttle; prosody's own limits
 /// exempt the private addresses it allows to register).
 fn registration_is_throttled(b: &RunningBox, already: usize) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
-    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
-        .unwrap();
-    std::io::Write::write_all(
-        &mut s,
-        b"GET /xmpp-websocket HTTP/1.1\r\nHost: clic.lan\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://clic.lan\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
-    )
-    .unwrap();
-    let head = read_until(&mut s, b"\r\n\r\n");
-    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
-    ws_send(
-        &mut s,
-        r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="clic.lan" version="1.0"/>"#,
-    );
-    let mut said = String::new();
-    while !said.contains("</stream:features>") {
-        said.push_str(&ws_read(&mut s));
-    }
+    let (mut s, _) = xmpp_websocket(b);
+    let said = open_stream(&mut s, "clic.lan");
     assert!(said.contains("jabber.org/features/iq-register"), "{said}");
     let mut answers = Vec::new();
     for i in 1..=(6 - already) {
@@ -1428,6 +1389,35 @@ fn registration_is_throttled(b: &RunningBox, already: usize) {
         last.contains("type='error'") && last.contains("policy-violation"),
         "the sixth account in a row was made: {last}"
     );
+}
+
+/// A WebSocket to the box's XMPP endpoint (through nginx), upgraded: the
+/// socket and the answer's head.
+fn xmpp_websocket(b: &RunningBox) -> (std::net::TcpStream, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", b.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut s,
+        b"GET /xmpp-websocket HTTP/1.1\r\nHost: clic.lan\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: http://clic.lan\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n",
+    )
+    .unwrap();
+    let head = read_until(&mut s, b"\r\n\r\n");
+    assert!(head.starts_with("HTTP/1.1 101"), "no upgrade: {head}");
+    (s, head)
+}
+
+/// Open an XMPP stream to `to` on `s`: the server's stream features.
+fn open_stream(s: &mut std::net::TcpStream, to: &str) -> String {
+    ws_send(
+        s,
+        &format!(r#"<open xmlns="urn:ietf:params:xml:ns:xmpp-framing" to="{to}" version="1.0"/>"#),
+    );
+    let mut said = String::new();
+    while !said.contains("</stream:features>") {
+        said.push_str(&ws_read(s));
+    }
+    said
 }
 
 /// Read from `s` until `end` has come; the text read.

@@ -12,7 +12,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -860,11 +860,7 @@ fn a_device_swapped_after_the_confirmation_is_not_written() {
         "{err}"
     );
     // Neither the file confirmed as b nor the one now behind b's name.
-    let head = |f: &Path| {
-        let mut v = vec![0u8; MIB as usize];
-        std::fs::File::open(f).unwrap().read_exact(&mut v).unwrap();
-        v
-    };
+    let head = |f: &Path| read_range(f, (0, MIB));
     assert!(
         head(&b.file).iter().all(|&x| x == 0xA5),
         "b's first card written"

@@ -408,22 +408,27 @@ impl RunningBox {
         raw
     }
 
-    /// GET `path` (HTTP/1.0, `Host: clic.lan`): (status, body).
-    pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
+    /// GET `path` (HTTP/1.0, `Host: clic.lan`): the whole answer, and
+    /// where its head ends (the blank line), if it has one.
+    fn get_raw(&self, path: &str) -> (Vec<u8>, Option<usize>) {
         let raw = self.exchange(
             format!("GET {path} HTTP/1.0\r\nHost: clic.lan\r\nUser-Agent: clic-tests\r\n\r\n")
                 .as_bytes(),
             true,
         );
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or_else(|| {
-                panic!(
-                    "no HTTP answer for {path}: {}",
-                    tail(&String::from_utf8_lossy(&raw), 5)
-                )
-            });
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n");
+        (raw, split)
+    }
+
+    /// GET `path` (HTTP/1.0, `Host: clic.lan`): (status, body).
+    pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
+        let (raw, split) = self.get_raw(path);
+        let split = split.unwrap_or_else(|| {
+            panic!(
+                "no HTTP answer for {path}: {}",
+                tail(&String::from_utf8_lossy(&raw), 5)
+            )
+        });
         let head = String::from_utf8_lossy(&raw[..split]);
         let status = head
             .split_whitespace()
@@ -435,16 +440,8 @@ impl RunningBox {
 
     /// GET `path`: the answer's status line and headers, as text.
     pub fn headers(&self, path: &str) -> String {
-        let raw = self.exchange(
-            format!("GET {path} HTTP/1.0\r\nHost: clic.lan\r\nUser-Agent: clic-tests\r\n\r\n")
-                .as_bytes(),
-            true,
-        );
-        let end = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .unwrap_or(raw.len());
-        String::from_utf8_lossy(&raw[..end]).into_owned()
+        let (raw, split) = self.get_raw(path);
+        String::from_utf8_lossy(&raw[..split.unwrap_or(raw.len())]).into_owned()
     }
 
     /// GET `path`: (status, body as text).

@@ -339,26 +339,20 @@ mod tests {
 
     #[test]
     fn an_emmc_chip_is_not_a_card_and_a_swapped_device_is_seen() {
-        assert_eq!(
-            transport_of("mmcblk0", "/sys/devices/platform/mmc", "SD"),
-            Transport::Sd
-        );
-        assert_eq!(
-            transport_of("mmcblk0", "/sys/devices/platform/mmc", "MMC"),
-            Transport::Other
-        );
-        assert_eq!(
-            transport_of("mmcblk1", "/sys/devices/platform/mmc", ""),
-            Transport::Other
-        );
-        assert_eq!(
-            transport_of("sdb", "/sys/devices/pci0/usb2/2-1", ""),
-            Transport::Usb
-        );
-        assert_eq!(
-            transport_of("loop3", "/sys/devices/virtual", ""),
-            Transport::Loop
-        );
+        for (name, sys, mmc_type, want) in [
+            ("mmcblk0", "/sys/devices/platform/mmc", "SD", Transport::Sd),
+            (
+                "mmcblk0",
+                "/sys/devices/platform/mmc",
+                "MMC",
+                Transport::Other,
+            ),
+            ("mmcblk1", "/sys/devices/platform/mmc", "", Transport::Other),
+            ("sdb", "/sys/devices/pci0/usb2/2-1", "", Transport::Usb),
+            ("loop3", "/sys/devices/virtual", "", Transport::Loop),
+        ] {
+            assert_eq!(transport_of(name, sys, mmc_type), want, "{name} {mmc_type}");
+        }
         let mut emmc = card();
         (emmc.name, emmc.removable, emmc.transport) = ("mmcblk0".into(), false, Transport::Other);
         assert_eq!(refusals(&emmc, 1 << 30, false), vec![Refusal::NotRemovable]);

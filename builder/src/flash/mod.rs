@@ -465,19 +465,20 @@ pub fn flash(
             }
         })
         .and_then(|dev| {
-            let now = probe::probe(Path::new(&d.path));
-            let rdev = dev.file.metadata().map(|m| {
+            // What the path is now, with the device number of the file
+            // actually opened (the one that will be written).
+            let mut now = probe::probe(Path::new(&d.path));
+            let m = dev
+                .file
+                .metadata()
+                .map_err(|e| format!("cannot be read: {e}"))?;
+            now.devnum = {
                 use std::os::unix::fs::MetadataExt;
-                let r = m.rdev();
-                format!("{}:{}", libc::major(r), libc::minor(r))
-            });
-            match (device::changed(d, &now), rdev) {
-                (Some(why), _) => Err(why),
-                (None, Ok(r)) if r != d.devnum => {
-                    Err(device::changed(d, &DeviceFacts { devnum: r, ..now }).unwrap_or_default())
-                }
-                (None, Err(e)) => Err(format!("cannot be read: {e}")),
-                (None, Ok(_)) => Ok(dev),
+                format!("{}:{}", libc::major(m.rdev()), libc::minor(m.rdev()))
+            };
+            match device::changed(d, &now) {
+                Some(why) => Err(why),
+                None => Ok(dev),
             }
         });
         match opened {
