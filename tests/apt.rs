@@ -531,6 +531,7 @@ fn the_yunohost_flavour_checks_and_renders() {
         home.contains("href=\"/yunohost/sso/\""),
         "the YunoHost tile"
     );
+    postinstall_keeps_the_password_off_the_command_line(root.path());
 
     // A reserved first user name is refused by `clic check`, before any
     // work, at the spec's line (the schema in layer.toml; templates only
@@ -560,5 +561,75 @@ fn the_yunohost_flavour_checks_and_renders() {
         err.contains(&format!("clic-yunohost.toml:{line}:"))
             && err.contains("`settings.yunohost.admin_user`: `admin` is reserved"),
         "{err}"
+    );
+}
+
+/// YunoHost's postinstall gets the admin password from the root-only file,
+/// never on a command line. YunoHost itself cannot be installed where
+/// clic is tested: stand-ins for its Python modules (`yunohost`,
+/// `moulinette`) record what the helper hands to `tools_postinstall`, and
+/// the helper's own command line is checked while it runs.
+fn postinstall_keeps_the_password_off_the_command_line(root: &Path) {
+    let script = std::fs::read_to_string(root.join("usr/lib/clic/clic-yunohost")).unwrap();
+    assert!(!script.contains("--password"), "{script}");
+    assert!(script.contains("/usr/lib/clic/yunohost-postinstall.py \"$SECRET\""));
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("yunohost")).unwrap();
+    std::fs::write(
+        d.join("yunohost/__init__.py"),
+        "class Lock:\n    def release(self): open(__import__('os').environ['OUT'] + '.released', 'w')\n\
+         def init(interface):\n    return Lock()\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("yunohost/tools.py"),
+        "import json, os\n\
+         def tools_postinstall(**kw):\n\
+         \x20   from moulinette import Moulinette\n\
+         \x20   kw['interface'] = Moulinette._interface.type\n\
+         \x20   kw['cmdline'] = open('/proc/self/cmdline', 'rb').read().decode().split('\\0')\n\
+         \x20   json.dump(kw, open(os.environ['OUT'], 'w'))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("moulinette.py"),
+        "class Moulinette:\n    _interface = None\n",
+    )
+    .unwrap();
+    let secret = d.join("admin-password");
+    std::fs::write(&secret, "abcd-efgh-jkmn-pqrs\n").unwrap();
+    let out = d.join("called.json");
+    let o = run({
+        let mut c = Command::new("python3");
+        c.arg(root.join("usr/lib/clic/yunohost-postinstall.py"))
+            .args([
+                secret.to_str().unwrap(),
+                "clic.lan",
+                "clicadmin",
+                "CLIC admin",
+            ])
+            .env("PYTHONPATH", d)
+            .env("OUT", &out);
+        c
+    });
+    assert!(o.status.success());
+    let called: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(called["password"], "abcd-efgh-jkmn-pqrs");
+    assert_eq!(called["domain"], "clic.lan");
+    assert_eq!(called["username"], "clicadmin");
+    assert_eq!(called["fullname"], "CLIC admin");
+    assert_eq!(called["ignore_dyndns"], true);
+    assert_eq!(called["interface"], "cli");
+    let cmdline = called["cmdline"].to_string();
+    assert!(cmdline.contains("clicadmin"), "{cmdline}");
+    assert!(
+        !cmdline.contains("abcd-efgh"),
+        "password on the command line: {cmdline}"
+    );
+    assert!(
+        d.join("called.json.released").exists(),
+        "YunoHost's lock released"
     );
 }

@@ -21,3 +21,25 @@ print(",".join(v) if isinstance(v, list) else v)' "$field"
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 # a / b, or "-" when there is no b (a baseline that was skipped).
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+# Bytes the guest has written to its disks so far (all drives), asked of
+# QEMU's machine protocol on Unix socket $1 (`clic boot --qmp`).
+qmp_written() {
+  python3 - "$1" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+f.readline()
+def cmd(c):
+    f.write(json.dumps({"execute": c}) + "\n")
+    f.flush()
+    while True:
+        v = json.loads(f.readline())
+        if "return" in v:
+            return v["return"]
+        if "error" in v:
+            sys.exit("QMP %s: %s" % (c, v["error"]))
+cmd("qmp_capabilities")
+print(sum(d["stats"]["wr_bytes"] for d in cmd("query-blockstats")))
+PY
+}

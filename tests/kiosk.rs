@@ -13,12 +13,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::qmp::Qmp;
 use common::{repo, tail, RunningBox};
 
 const NAME: &str = "clic-kiosk";
@@ -48,52 +48,6 @@ fn spec(dir: &Path, ssh_key: &str) -> PathBuf {
     let path = dir.join("spec.toml");
     std::fs::write(&path, toml::to_string(&spec).unwrap()).unwrap();
     path
-}
-
-/// QEMU's machine protocol on a Unix socket: one command, its answer.
-struct Qmp {
-    out: UnixStream,
-    lines: BufReader<UnixStream>,
-}
-
-impl Qmp {
-    fn connect(sock: &Path) -> Qmp {
-        let out = UnixStream::connect(sock)
-            .unwrap_or_else(|e| panic!("QMP socket {}: {e}", sock.display()));
-        out.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-        let mut q = Qmp {
-            lines: BufReader::new(out.try_clone().unwrap()),
-            out,
-        };
-        let mut greeting = String::new();
-        q.lines.read_line(&mut greeting).unwrap();
-        assert!(greeting.contains("QMP"), "{greeting}");
-        q.cmd(serde_json::json!({ "execute": "qmp_capabilities" }));
-        q
-    }
-
-    fn cmd(&mut self, c: serde_json::Value) -> serde_json::Value {
-        writeln!(self.out, "{c}").unwrap();
-        loop {
-            let mut line = String::new();
-            self.lines.read_line(&mut line).unwrap();
-            let v: serde_json::Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("QMP answered {line:?}: {e}"));
-            // Events come in between; the answer has `return` or `error`.
-            if v.get("return").is_some() {
-                return v;
-            }
-            assert!(v.get("error").is_none(), "QMP {c}: {v}");
-        }
-    }
-
-    /// The screen as a PPM file.
-    fn screen(&mut self, file: &Path) {
-        self.cmd(serde_json::json!({
-            "execute": "screendump",
-            "arguments": { "filename": file.to_str().unwrap() }
-        }));
-    }
 }
 
 /// The QR codes zbar reads on `picture`, sorted. (Not `--raw`: it puts

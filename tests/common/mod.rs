@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 pub mod http;
+pub mod qmp;
 pub mod webdriver;
 
 /// The repository: specs, profiles, overlays, content, fixtures.

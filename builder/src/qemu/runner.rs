@@ -290,8 +290,10 @@ fn spawn_reader(
                 let mut o = io::stdout().lock();
                 let _ = o.write_all(&clean).and_then(|()| o.flush());
             }
+            // Flushed at once: the log can be followed while the guest
+            // runs (`tail -f`, a test waiting for a line).
             if let (Some(w), true) = (&mut log, log_result.is_ok()) {
-                log_result = w.write_all(&clean);
+                log_result = w.write_all(&clean).and_then(|()| w.flush());
             }
             send(seen);
         }
