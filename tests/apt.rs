@@ -367,15 +367,62 @@ fn assert_console(serial: &str, has: &[&str], not: &[&str]) {
 #[ignore = "needs root, the Debian mirror and QEMU; run by make test"]
 fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
     let w = World::new("image");
-    let spec = w.spec("clic-apt", &["base", "firstboot", "portal", "apt-test"]);
+    let canary = Canary::new(&w.dir.join("host-canary"));
+    hostile_layers(&w, &canary.dir);
+    // A link out of a layer's tree through `..`: refused before any work.
+    let up = w.spec("clic-apt-up", &["base", "hostile-up"]);
+    let refused = w.clic().arg("build").arg(&up).output().unwrap();
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("hostile-up/root/etc/clic-up: symbolic link to")
+            && stderr(&refused).contains("leaves the layer's tree"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(files_in(&w.dir.join("out/clic-apt-up")).is_empty());
+    let spec = w.spec(
+        "clic-apt",
+        &[
+            "base",
+            "firstboot",
+            "portal",
+            "apt-test",
+            "hostile-links",
+            "hostile-write",
+        ],
+    );
     let check = w.clic().arg("check").arg(&spec).output().unwrap();
     assert!(check.status.success(), "{}", stderr(&check));
     let t = Instant::now();
     let (o, out) = w.build(&spec);
     assert!(o.status.success(), "{}", tail(&stderr(&o), 40));
     eprintln!("built in {:.0} s", t.elapsed().as_secs_f64());
+    // The whole build wrote nothing through the layers' links onto the
+    // host: what it wrote through them is in the image.
+    canary.untouched();
     let img = out.join("clic-apt.img");
     let m = common::manifest(&img);
+    {
+        let (root_start, _) = common::partition_extent(&m, "root");
+        let cat = |path: &str| {
+            let o = Command::new("debugfs")
+                .args(["-R", &format!("cat {path}")])
+                .arg(format!("{}?offset={root_start}", img.display()))
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout).into_owned()
+        };
+        let inside = format!("{}/planted", canary.dir.display());
+        assert_eq!(
+            cat(&inside),
+            "planted by a later layer\n",
+            "{inside} in the image"
+        );
+        assert_eq!(
+            cat("/etc/clic-canary.txt"),
+            "a file, not written through the link\n"
+        );
+    }
     let pkgs = m["packages"].as_array().unwrap();
     assert!(
         pkgs.iter()
@@ -632,4 +679,83 @@ fn postinstall_keeps_the_password_off_the_command_line(root: &Path) {
         d.join("called.json.released").exists(),
         "YunoHost's lock released"
     );
+}
+
+/// A folder on the build host with one file whose bytes, mode and time
+/// are known: a build that writes, chmods or touches through a link shows.
+struct Canary {
+    dir: PathBuf,
+}
+
+impl Canary {
+    fn new(dir: &Path) -> Canary {
+        std::fs::create_dir_all(dir).unwrap();
+        let f = dir.join("canary.txt");
+        std::fs::write(&f, "canary\n").unwrap();
+        run({
+            let mut c = Command::new("chmod");
+            c.arg("600").arg(&f);
+            c
+        });
+        run({
+            let mut c = Command::new("touch");
+            c.args(["-h", "-d", "@1000000000"]).arg(&f).arg(dir);
+            c
+        });
+        Canary {
+            dir: dir.to_owned(),
+        }
+    }
+
+    fn untouched(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let names: Vec<String> = files_in(&self.dir);
+        assert_eq!(
+            names,
+            ["canary.txt"],
+            "written on the host through a layer's link"
+        );
+        let f = self.dir.join("canary.txt");
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "canary\n");
+        let m = std::fs::metadata(&f).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o600, "canary's mode changed");
+        assert_eq!(m.mtime(), 1000000000, "canary's time changed");
+        assert_eq!((m.uid(), m.gid()), (0, 0), "canary's owner changed");
+    }
+}
+
+/// Layers an attacker would write: `hostile-links` with absolute links to
+/// the host's canary (a folder and a file), `hostile-write` (after it)
+/// writing through the folder's link and over the file's; `hostile-up`
+/// with a link climbing out of its tree through `..`.
+fn hostile_layers(w: &World, canary: &Path) {
+    let layer = |name: &str, needs: &str| {
+        let dir = w.data.join("overlays").join(name);
+        std::fs::create_dir_all(dir.join("root/etc")).unwrap();
+        std::fs::write(
+            dir.join("layer.toml"),
+            format!("description = \"test layer {name}: hostile links\"\nneeds = [\"{needs}\"]\n"),
+        )
+        .unwrap();
+        dir.join("root")
+    };
+    let links = layer("hostile-links", "base");
+    std::os::unix::fs::symlink(canary, links.join("etc/clic-abs")).unwrap();
+    std::os::unix::fs::symlink(canary.join("canary.txt"), links.join("etc/clic-canary.txt"))
+        .unwrap();
+    let write = layer("hostile-write", "hostile-links");
+    std::fs::create_dir_all(write.join("etc/clic-abs")).unwrap();
+    std::fs::write(
+        write.join("etc/clic-abs/planted"),
+        "planted by a later layer\n",
+    )
+    .unwrap();
+    std::fs::write(
+        write.join("etc/clic-canary.txt"),
+        "a file, not written through the link\n",
+    )
+    .unwrap();
+    let up = layer("hostile-up", "base");
+    let climb = "../".repeat(12) + canary.to_str().unwrap().trim_start_matches('/');
+    std::os::unix::fs::symlink(climb, up.join("etc/clic-up")).unwrap();
 }

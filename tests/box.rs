@@ -1727,18 +1727,19 @@ fn a_quote_or_newline_in_any_string_setting_adds_no_line_to_any_file() {
 const CUTS: &[(&str, u64)] = &[
     // First boot: locks and shadow lines, then the partition and filesystem
     // growing.
-    (r"Starting .*CLIC! first boot", 0),
-    (r"Starting .*CLIC! first boot", 400),
+    (r"Starting clic-firstboot", 0),
+    (r"Starting clic-firstboot", 400),
     (r"clic-firstboot: root partition", 0),
     // The SSH host keys (RSA alone takes seconds under emulation).
     (r"clic-firstboot: root partition", 1500),
     (r"clic-firstboot: root partition", 6000),
     (r"clic-firstboot: SSH host keys made", 0),
+    // The TLS pair of ssl-cert (mumble's).
+    (r"clic-firstboot: SSH host keys made", 2000),
     // The admin account: useradd, chpasswd (yescrypt), the web hash, the
     // password on the card.
     (r"clic-firstboot: ssh host key \(RSA\)", 0),
     (r"clic-firstboot: ssh host key \(RSA\)", 300),
-    (r"clic-firstboot: ssh host key \(RSA\)", 1500),
     (r"password / mot de passe: ", 0),
     (r"clic-firstboot: admin account .* made", 0),
     (r"clic-firstboot: done", 0),
@@ -2068,6 +2069,30 @@ fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
             "{k} and its .pub after the power cuts"
         );
         let _ = std::fs::remove_file(file);
+    }
+    // TLS pairs made on the device (ssl-cert's, prosody's): whole, and the
+    // key is the certificate's.
+    for (key, cert) in [
+        (
+            "/etc/ssl/private/ssl-cert-snakeoil.key",
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+        ),
+        ("/etc/prosody/certs/clic.key", "/etc/prosody/certs/clic.crt"),
+    ] {
+        let public = |path: &str, args: &[&str]| {
+            let file = work().join("powercut-tls.pem");
+            std::fs::write(&file, root.cat(path)).unwrap();
+            let mut c = Command::new("openssl");
+            c.args(args).arg(&file);
+            let out = run(c).stdout;
+            let _ = std::fs::remove_file(file);
+            out
+        };
+        assert_eq!(
+            public(key, &["pkey", "-pubout", "-in"]),
+            public(cert, &["x509", "-noout", "-pubkey", "-in"]),
+            "{key} and {cert} after the power cuts"
+        );
     }
     drop(root);
     let _ = std::fs::remove_file(&img);

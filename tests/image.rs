@@ -508,6 +508,61 @@ fn interrupt_build(signals: usize) {
     );
 }
 
+/// Ctrl-C once, then twice, while `clic boot` runs QEMU (on a blank disk
+/// its firmware finds nothing to boot on, so QEMU runs until stopped):
+/// exit code 130 and no QEMU left running.
+#[test]
+#[ignore = "needs QEMU: make test"]
+fn interrupted_boot_leaves_no_qemu_behind() {
+    let dir = work().join("interrupt-boot");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for signals in [1, 2] {
+        let img = dir.join(format!("blank-{signals}.img"));
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(4 << 20)
+            .unwrap();
+        let mut c = clic();
+        c.arg("boot")
+            .arg(&img)
+            .args(["--board", "ordinosaure-amd64", "--until", "never printed"])
+            .args(["--timeout", "300", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        let child = c.spawn().unwrap();
+        let pid = child.id().to_string();
+        let qemu = || {
+            let o = Command::new("pgrep")
+                .args(["-f", img.to_str().unwrap()])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|p| *p != pid)
+                .count()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while qemu() == 0 {
+            assert!(std::time::Instant::now() < deadline, "QEMU did not start");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // QEMU's firmware running.
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        for i in 0..signals {
+            if i > 0 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            send_signal(child.id(), 2);
+        }
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(130), "{signals} Ctrl-C: {err}");
+        assert_eq!(qemu(), 0, "{signals} Ctrl-C: QEMU left running");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 fn send_signal(pid: u32, sig: i32) {
     let ok = Command::new("kill")
         .arg(format!("-{sig}"))

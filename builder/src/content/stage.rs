@@ -211,44 +211,7 @@ fn unpack_site(archive: &Path, dir: &Path, pack: &str, item: &str) -> Result<(),
 /// `dir` through `..` (judged on the names alone: no link is followed):
 /// its path in the bundle and its target.
 pub fn escaping_link(dir: &Path) -> std::io::Result<Option<(String, String)>> {
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let mut entries: Vec<_> = fs::read_dir(&d)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        for e in entries {
-            let p = e.path();
-            let ft = e.file_type()?;
-            if ft.is_dir() {
-                stack.push(p);
-                continue;
-            }
-            if !ft.is_symlink() {
-                continue;
-            }
-            let target = fs::read_link(&p)?;
-            let rel = p.strip_prefix(dir).unwrap_or(&p);
-            // Depth of the link's folder below `dir`, then walk the target.
-            let mut depth = rel.components().count() as i64 - 1;
-            let mut escapes = target.is_absolute();
-            for c in target.components() {
-                match c {
-                    std::path::Component::ParentDir => depth -= 1,
-                    std::path::Component::Normal(_) => depth += 1,
-                    _ => {}
-                }
-                if depth < 0 {
-                    escapes = true;
-                }
-            }
-            if escapes {
-                return Ok(Some((
-                    rel.display().to_string(),
-                    target.display().to_string(),
-                )));
-            }
-        }
-    }
-    Ok(None)
+    crate::layers::paths::escaping_link(dir, true)
 }
 
 /// The name a phone reaches the box by: the hotspot's domain, else the

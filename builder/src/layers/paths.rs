@@ -25,6 +25,52 @@ pub fn resolve_parent_in_root(root: &Path, rel: &Path) -> io::Result<PathBuf> {
     Ok(dir.join(last))
 }
 
+/// The first symbolic link under `dir` (sorted walk) whose target leaves
+/// `dir` through `..`, or is absolute when `absolute_escapes` (a content
+/// bundle is a site of its own; in a layer's tree an absolute target means
+/// a path of the image). Judged on the names alone, no link is followed:
+/// its path under `dir` and its target.
+pub fn escaping_link(dir: &Path, absolute_escapes: bool) -> io::Result<Option<(String, String)>> {
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&d)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            let ft = e.file_type()?;
+            if ft.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if !ft.is_symlink() {
+                continue;
+            }
+            let target = std::fs::read_link(&p)?;
+            let rel = p.strip_prefix(dir).unwrap_or(&p);
+            // Depth of the link's folder below `dir`, then walk the target.
+            let mut depth = rel.components().count() as i64 - 1;
+            let mut escapes = absolute_escapes && target.is_absolute();
+            for c in target.components() {
+                match c {
+                    Component::ParentDir => depth -= 1,
+                    Component::Normal(_) => depth += 1,
+                    _ => {}
+                }
+                if depth < 0 {
+                    escapes = true;
+                }
+            }
+            if escapes {
+                return Ok(Some((
+                    rel.display().to_string(),
+                    target.display().to_string(),
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
 fn resolve_dir(root: &Path, parts: &[std::ffi::OsString], depth: u32) -> io::Result<PathBuf> {
     if depth > 40 {
         return Err(io::Error::other(

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::diag::{Diagnostics, Source};
+use super::diag::{Diagnostic, Diagnostics, Source};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -121,6 +121,7 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
     d.0.extend(super::ports::check(&src, &def.ports, &def.settings));
     let (binaries, bin_diags) = super::binaries::check(&src, dir, &def.binaries);
     d.0.extend(bin_diags);
+    d.0.extend(check_links(dir));
     d.into_result(())?;
     Ok(LoadedLayer {
         name: name.to_owned(),
@@ -128,6 +129,38 @@ pub fn load(name: &str, dir: &Path) -> Result<LoadedLayer, Diagnostics> {
         def,
         binaries,
     })
+}
+
+/// A link in the layer's tree that climbs out of it through `..` would
+/// point out of the image: refused. (Absolute targets are paths of the
+/// image, read inside it: `/lib` -> `usr/lib` style links stay allowed.)
+fn check_links(dir: &Path) -> Vec<Diagnostic> {
+    let root = dir.join("root");
+    if !root.is_dir() {
+        return Vec::new();
+    }
+    let problem = |file: PathBuf, message: String| Diagnostic {
+        file,
+        line: 1,
+        column: 1,
+        key: String::new(),
+        message,
+        hint: None,
+    };
+    match crate::layers::paths::escaping_link(&root, false) {
+        Ok(None) => Vec::new(),
+        Ok(Some((link, target))) => vec![problem(
+            root.join(&link),
+            format!(
+                "symbolic link to `{target}` leaves the layer's tree through `..`: \
+                 it would point out of the image"
+            ),
+        )
+        .with_hint(
+            "make it absolute (a path of the image, e.g. /usr/share/...) or keep it inside root/",
+        )],
+        Err(e) => vec![problem(root, format!("cannot read the layer's tree: {e}"))],
+    }
 }
 
 /// Names of the layers available in an overlays directory.
@@ -205,6 +238,32 @@ fn check_portal(src: &Source, p: &PortalDef) -> Result<(), Diagnostics> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_link_climbing_out_of_the_layers_tree_is_refused() {
+        use std::os::unix::fs::symlink;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        std::fs::create_dir_all(root.join("usr/share/x")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        // Allowed: inside the tree, and absolute (a path of the image).
+        symlink("usr/lib", root.join("lib")).unwrap();
+        symlink("/run/clic/resolv.conf", root.join("etc/resolv.conf")).unwrap();
+        symlink("../../etc", root.join("usr/share/x/up-to-root")).unwrap();
+        assert!(check_links(t.path()).is_empty());
+        symlink("../../../../../etc/shadow", root.join("usr/share/x/out")).unwrap();
+        let d = check_links(t.path());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].file, root.join("usr/share/x/out"));
+        assert!(
+            d[0].message.contains("`../../../../../etc/shadow`")
+                && d[0].message.contains("leaves the layer's tree"),
+            "{}",
+            d[0]
+        );
+        // A layer without a tree has nothing to check.
+        assert!(check_links(&t.path().join("none")).is_empty());
+    }
 
     fn load_text(text: &str) -> Result<LoadedLayer, Diagnostics> {
         let t = tempfile::tempdir().unwrap();
