@@ -293,6 +293,36 @@ fn bad_signatures_and_keys_stop_the_build_before_any_work() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("`apt[0].fingerprint`"));
     assert!(files_in(&out).is_empty());
+    // The pinned key with a second key hidden after it (a second armored
+    // block): apt would trust both, so it is refused, naming both.
+    let gen = w.dir.join("gen");
+    let both = [
+        std::fs::read_to_string(gen.join("repo.asc")).unwrap(),
+        std::fs::read_to_string(gen.join("other.asc")).unwrap(),
+    ]
+    .concat();
+    std::fs::write(gen.join("both.asc"), both).unwrap();
+    let good = w.fingerprint.clone();
+    w.layer(
+        "apt-twokeys",
+        "good",
+        "both.asc",
+        &good,
+        "clic-apt-test",
+        false,
+    );
+    let spec = w.spec("apt-twokeys", &["base", "apt-twokeys"]);
+    let (o, out) = w.build(&spec);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("apt-twokeys/layer.toml:")
+            && err.contains("`apt[0].key`")
+            && err.contains("holds 2 keys")
+            && err.contains(&good),
+        "{err}"
+    );
+    assert!(files_in(&out).is_empty());
 }
 
 #[test]

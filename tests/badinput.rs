@@ -156,6 +156,7 @@ fn spec_cases() -> Vec<Case> {
         spec("bad package name", r#"packages = ["Nginx"]"#, "packages =", "packages[0]"),
         spec("package with a space", r#"packages = ["rm -rf"]"#, "packages =", "packages[0]"),
         spec("mirror not a URL", r#"mirror = "ftp.debian.org""#, "mirror =", "mirror"),
+        spec("mirror with a newline", "mirror = \"http://deb.debian.org/debian\\ndeb http://evil.example/ x main\"", "mirror =", "mirror"),
         spec("missing overlay directory", r#"overlays = ["nope"]"#, "overlays =", "overlays[0]"),
         spec("missing content pack", r#"content = ["nope"]"#, "content =", "content[0]"),
         // [system]

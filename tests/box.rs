@@ -1914,23 +1914,21 @@ fn make_polls(port: u16, n: usize, round: usize) -> Vec<String> {
     v
 }
 
-/// Every item of the sample pack served with its pinned sha256.
+/// Every content item of the default spec served at its link with its
+/// pinned sha256.
 fn content_items_match(b: &RunningBox) {
-    let pack: toml::Table = std::fs::read_to_string(repo().join("content/clic-exemples.toml"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let items = pack["items"].as_array().unwrap();
+    let r = common::resolve(&repo(), &repo().join(SPEC)).unwrap();
+    let cat = clic::content::catalogue::catalogue(&r.content, &vec![false; r.content.len()]);
+    let items: Vec<_> = cat.packs.iter().flat_map(|p| &p.items).collect();
     assert!(!items.is_empty());
     for item in items {
-        let source = item["source"].as_str().unwrap();
-        let file = Path::new(source).file_name().unwrap().to_string_lossy();
-        let (status, body) = b.get(&format!("/content/clic-exemples/{file}"));
-        assert_eq!(status, 200, "{file}");
+        let (status, body) = b.get(&item.link);
+        assert_eq!(status, 200, "{}", item.link);
         assert_eq!(
             common::sha256_hex(&body),
-            item["sha256"].as_str().unwrap(),
-            "{file} after the power cuts"
+            item.sha256,
+            "{} after the power cuts",
+            item.link
         );
     }
 }
@@ -1947,7 +1945,6 @@ fn content_items_match(b: &RunningBox) {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
-    let (root_start, _) = partition("root");
     let (esp_start, _) = partition("esp");
     let img = copy_image("powercut");
     // Written to a bigger disk, so that first boot grows the root.
@@ -1996,10 +1993,18 @@ fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
         polls.len()
     );
 
-    let b = start_box(&img, "after-cuts", "512M", &[]);
+    after_the_cuts(&img, &polls, &last_first_boot);
+}
+
+/// What must hold once the power was cut at every point.
+fn after_the_cuts(img: &Path, polls: &[String], last_first_boot: &str) {
+    let (root_start, _) = partition("root");
+    let (esp_start, _) = partition("esp");
+    let fat = format!("{}@@{esp_start}", img.display());
+    let b = start_box(img, "after-cuts", "512M", &[]);
     assert!(b.page("/").contains("<html"), "the portal after the cuts");
     content_items_match(&b);
-    for id in &polls {
+    for id in polls {
         let (status, _) = b.get(&format!("/agora/p/{id}"));
         assert_eq!(status, 200, "acknowledged poll {id} lost in a power cut");
     }
@@ -2011,7 +2016,7 @@ fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
     );
 
     // The card: the password it shows is the admin's, once.
-    let password = common::admin_password_from_card(&img);
+    let password = common::admin_password_from_card(img);
     assert!(
         last_first_boot.contains(&format!("password / mot de passe: {password}")),
         "the card's password is not the one the last first boot showed"
@@ -2024,7 +2029,7 @@ fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
     let applied = sh("mtype", &["-i", &fat, "::/clic.txt.applied"]);
     assert!(applied.contains("hostname=coupures"), "{applied}");
 
-    let root = RootFs::extract(&img, root_start);
+    let root = RootFs::extract(img, root_start);
     let fsck = Command::new("e2fsck")
         .arg("-fn")
         .arg(&root.0)
@@ -2095,5 +2100,5 @@ fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
         );
     }
     drop(root);
-    let _ = std::fs::remove_file(&img);
+    let _ = std::fs::remove_file(img);
 }
