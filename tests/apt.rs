@@ -404,7 +404,7 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
     let refused = w.clic().arg("build").arg(&up).output().unwrap();
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert!(
-        stderr(&refused).contains("hostile-up/root/etc/clic-up: symbolic link to")
+        stderr(&refused).contains("hostile-up/root/etc/clic-up:1:1: symbolic link to")
             && stderr(&refused).contains("leaves the layer's tree"),
         "{}",
         stderr(&refused)

@@ -12,7 +12,7 @@ CARGO=${CARGO:-cargo}
 LANES=${LANES:-2}
 # Longest first (measured on a fresh machine); binaries not named here run
 # after these, in name order.
-ORDER=(image firstrun odroid armel apt participation content wifi box boxbin)
+ORDER=(image box odroid firstrun armel apt participation content wifi boxbin)
 logs=${CARGO_TARGET_DIR:-target}/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"

@@ -376,6 +376,22 @@ fn io_err(what: &Path) -> impl FnOnce(std::io::Error) -> ImportError + '_ {
     move |e| ImportError::Io(what.display().to_string(), e)
 }
 
+/// Remove the staging folders of earlier runs of the service from `dir`
+/// (an import cut by a power cut or a crash leaves its `.clic-import-PID`;
+/// one service runs at a time, so only this process's own is live).
+fn clear_stale_stages(dir: &Path, pid: u32) {
+    let own = format!(".clic-import-{pid}");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".clic-import-") && name != own {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// Import `f` from the stick at `root`: staged in `<dest>/.clic-import-*`,
 /// verified, renamed into place. For a pack, each listed file must match
 /// SHA256SUMS: a file that does not is left out (said in `refused`), the
@@ -403,6 +419,7 @@ pub fn import(
         fs::create_dir_all(dest_dir).map_err(io_err(dest_dir))?;
         public(dest_dir, true).map_err(io_err(dest_dir))?;
     }
+    clear_stale_stages(dest_dir, std::process::id());
     let stage = dest_dir.join(format!(".clic-import-{}", std::process::id()));
     let _ = fs::remove_dir_all(&stage);
     fs::create_dir(&stage).map_err(io_err(&stage))?;
@@ -633,6 +650,14 @@ mod tests {
             names.iter().all(|n| !n.starts_with('.')),
             "staging left: {names:?}"
         );
+        // What an import cut by a power cut left (another process's
+        // staging, half copied) is cleared by the next import there.
+        let stale = places.library_dir.join(".clic-import-1");
+        fs::create_dir_all(stale.join("half")).unwrap();
+        fs::write(stale.join("half/part"), "x").unwrap();
+        fs::remove_dir_all(&r.target).unwrap();
+        import(d.path(), &found[2], &places, u64::MAX, &mut p).unwrap();
+        assert!(!stale.exists(), "stale staging left");
         assert!(copied > 0);
     }
 
