@@ -10,9 +10,11 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 LANES=${LANES:-2}
-# Longest first (measured on a fresh machine); binaries not named here run
+# Longest first (measured on a fresh machine with an empty cache, 2026-12-06:
+# image 2500 s, boxbin 1890, odroid 1785, box 713 before its power-cut
+# test, firstrun 1103, participation 597); binaries not named here run
 # after these, in name order.
-ORDER=(image box odroid firstrun armel apt participation content wifi boxbin)
+ORDER=(image boxbin odroid box firstrun participation wifi apt content armel)
 logs=${CARGO_TARGET_DIR:-target}/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
