@@ -21,7 +21,7 @@ PORT=${PORT:-18081}
 # Seconds each booted box is watched at rest for its disk writes.
 IDLE=${IDLE:-600}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench-default.XXXXXX")
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 . tests/bench-lib.sh
 
