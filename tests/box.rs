@@ -1734,7 +1734,7 @@ const CUTS: &[(&str, u64)] = &[
     (r"clic-firstboot: root partition", 1500),
     (r"clic-firstboot: root partition", 6000),
     (r"clic-firstboot: SSH host keys made", 0),
-    // The TLS pair of ssl-cert (mumble's).
+    // ssl-cert's TLS pair (pulled in by the chat layer).
     (r"clic-firstboot: SSH host keys made", 2000),
     // The admin account: useradd, chpasswd (yescrypt), the web hash, the
     // password on the card.
@@ -1766,6 +1766,32 @@ const BROKEN: &[&str] = &[
     "could not set the password",
 ];
 
+/// Panics naming the first of [`BROKEN`] on the console of boot `tag`.
+fn assert_not_broken(tag: &str, serial: &str) {
+    for b in BROKEN {
+        assert!(
+            !serial.contains(b),
+            "{tag}: `{b}` on the console after a power cut:\n{}",
+            tail(serial, 60)
+        );
+    }
+}
+
+/// A `clic boot` child, Ctrl-C'd (QEMU stopped) if a check panics while
+/// it runs.
+struct Booting(std::process::Child);
+
+impl Drop for Booting {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill")
+                .args(["-INT", &self.0.id().to_string()])
+                .status();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Boot `img` (writes kept) with QMP on, wait for the first console line
 /// matching `after`, `delay_ms` more, then cut the power; the serial log.
 /// With `during`, it is called once the line was seen (with the box's
@@ -1796,7 +1822,7 @@ fn boot_and_cut(
         .arg(&log)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&err).unwrap());
-    let mut child = c.spawn().unwrap();
+    let mut child = Booting(c.spawn().unwrap());
     let mut qmp = common::qmp::connect_when_ready(&sock, std::time::Duration::from_secs(120));
     let re = Regex::new(after).unwrap();
     let start = std::time::Instant::now();
@@ -1805,14 +1831,8 @@ fn boot_and_cut(
         if re.is_match(&text) {
             break;
         }
-        for b in BROKEN {
-            assert!(
-                !text.contains(b),
-                "{tag}: `{b}` on the console after a power cut:\n{}",
-                tail(&text, 60)
-            );
-        }
-        if let Ok(Some(st)) = child.try_wait() {
+        assert_not_broken(tag, &text);
+        if let Ok(Some(st)) = child.0.try_wait() {
             panic!(
                 "{tag}: clic boot ended ({st}) before `{after}`:\n{}\n{}",
                 tail(&std::fs::read_to_string(&err).unwrap_or_default(), 10),
@@ -1831,12 +1851,14 @@ fn boot_and_cut(
         f(port);
     }
     qmp.power_cut();
-    let _ = child.wait();
+    let _ = child.0.wait();
     println!(
         "{tag}: power cut {} s into the boot, {delay_ms} ms after `{after}`",
         start.elapsed().as_secs()
     );
-    String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned()
+    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap_or_default()).into_owned();
+    assert_not_broken(tag, &serial);
+    serial
 }
 
 /// A new poll made over plain HTTP as a new device; its id if the box
@@ -2009,6 +2031,7 @@ fn after_the_cuts(img: &Path, polls: &[String], last_first_boot: &str) {
         assert_eq!(status, 200, "acknowledged poll {id} lost in a power cut");
     }
     let serial = b.stop();
+    assert_not_broken("after-cuts", &serial);
     assert!(
         !serial.contains("clic-firstboot: admin account"),
         "first boot ran again after it was done:\n{}",
