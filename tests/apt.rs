@@ -432,35 +432,6 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
     canary.untouched();
     let img = out.join("clic-apt.img");
     let m = common::manifest(&img);
-    {
-        let (root_start, _) = common::partition_extent(&m, "root");
-        let cat = |path: &str| {
-            let o = Command::new("debugfs")
-                .args(["-R", &format!("cat {path}")])
-                .arg(format!("{}?offset={root_start}", img.display()))
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&o.stdout).into_owned()
-        };
-        let inside = format!("{}/planted", canary.dir.display());
-        assert_eq!(
-            cat(&inside),
-            "planted by a later layer\n",
-            "{inside} in the image"
-        );
-        assert_eq!(
-            cat("/etc/clic-canary.txt"),
-            "a file, not written through the link\n"
-        );
-    }
-    let pkgs = m["packages"].as_array().unwrap();
-    assert!(
-        pkgs.iter()
-            .any(|p| p["name"] == "clic-apt-test" && p["version"] == "1.0"),
-        "clic-apt-test is not in the manifest"
-    );
-
-    // The key and the source, as the box's apt will use them.
     let (root_start, _) = common::partition_extent(&m, "root");
     let cat = |path: &str| -> String {
         let o = Command::new("debugfs")
@@ -470,6 +441,24 @@ fn a_package_from_a_signed_repository_and_first_boot_steps_in_a_booted_image() {
             .unwrap();
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
+    let inside = format!("{}/planted", canary.dir.display());
+    assert_eq!(
+        cat(&inside),
+        "planted by a later layer\n",
+        "{inside} in the image"
+    );
+    assert_eq!(
+        cat("/etc/clic-canary.txt"),
+        "a file, not written through the link\n"
+    );
+    let pkgs = m["packages"].as_array().unwrap();
+    assert!(
+        pkgs.iter()
+            .any(|p| p["name"] == "clic-apt-test" && p["version"] == "1.0"),
+        "clic-apt-test is not in the manifest"
+    );
+
+    // The key and the source, as the box's apt will use them.
     let key = cat("/usr/share/keyrings/clic-testrepo.asc");
     let layer_key =
         std::fs::read_to_string(w.data.join("overlays/apt-test/keys/repo.asc")).unwrap();

@@ -853,6 +853,17 @@ fn set_fat_dirty(img: &Path, start: u64, dirty: bool) {
     f.write_all(&b).unwrap();
 }
 
+/// The boot partition `fat` (mtools' `IMAGE@@OFFSET`) after clic.txt was
+/// applied: no clic.txt left; what clic.txt.applied says.
+fn clic_txt_applied(fat: &str) -> String {
+    let dir = sh("mdir", &["-b", "-i", fat, "::/"]);
+    assert!(
+        !dir.lines().any(|l| l.eq_ignore_ascii_case("::/clic.txt")),
+        "{dir}"
+    );
+    sh("mtype", &["-i", fat, "::/clic.txt.applied"])
+}
+
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
@@ -1058,12 +1069,7 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
         "{state}"
     );
     let fat = format!("{}@@{esp_start}", b.display());
-    let dir = sh("mdir", &["-b", "-i", &fat, "::/"]);
-    assert!(
-        !dir.lines().any(|l| l.eq_ignore_ascii_case("::/clic.txt")),
-        "{dir}"
-    );
-    let applied = sh("mtype", &["-i", &fat, "::/clic.txt.applied"]);
+    let applied = clic_txt_applied(&fat);
     assert!(applied.contains("hostname=salle-des-fetes"), "{applied}");
     assert!(!applied.contains("pain-au-levain-42"), "{applied}");
     // a had no clic.txt: the image's own settings.
@@ -1091,9 +1097,7 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn optional_files_mumble_and_chat_layers_serve() {
-    let dir = work().join("optional");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("clic-image-tests/box/optional");
     let spec = std::fs::read_to_string(repo().join(SPEC)).unwrap();
     let spec = Regex::new(r#"(?m)^name = ".*"$"#)
         .unwrap()
@@ -2044,12 +2048,7 @@ fn after_the_cuts(img: &Path, polls: &[String], last_first_boot: &str) {
         last_first_boot.contains(&format!("password / mot de passe: {password}")),
         "the card's password is not the one the last first boot showed"
     );
-    let dir = sh("mdir", &["-b", "-i", &fat, "::/"]);
-    assert!(
-        !dir.lines().any(|l| l.eq_ignore_ascii_case("::/clic.txt")),
-        "{dir}"
-    );
-    let applied = sh("mtype", &["-i", &fat, "::/clic.txt.applied"]);
+    let applied = clic_txt_applied(&fat);
     assert!(applied.contains("hostname=coupures"), "{applied}");
 
     let root = RootFs::extract(img, root_start);

@@ -460,13 +460,7 @@ fn interrupt_build(signals: usize) {
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
-    for i in 0..signals {
-        if i > 0 {
-            // While the first one is still being handled.
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        send_signal(child.id(), 2);
-    }
+    ctrl_c(child.id(), signals);
     let o = child.wait_with_output().unwrap();
     assert_eq!(
         o.status.code(),
@@ -514,9 +508,7 @@ fn interrupt_build(signals: usize) {
 #[test]
 #[ignore = "needs QEMU: make test"]
 fn interrupted_boot_leaves_no_qemu_behind() {
-    let dir = work().join("interrupt-boot");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::fresh_dir("clic-image-tests/interrupt-boot");
     for signals in [1, 2] {
         let img = dir.join(format!("blank-{signals}.img"));
         std::fs::File::create(&img)
@@ -549,18 +541,24 @@ fn interrupted_boot_leaves_no_qemu_behind() {
         }
         // QEMU's firmware running.
         std::thread::sleep(std::time::Duration::from_secs(1));
-        for i in 0..signals {
-            if i > 0 {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            send_signal(child.id(), 2);
-        }
+        ctrl_c(child.id(), signals);
         let o = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(130), "{signals} Ctrl-C: {err}");
         assert_eq!(qemu(), 0, "{signals} Ctrl-C: QEMU left running");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SIGINT `times` times, 10 ms apart (the next while the first is still
+/// being handled).
+fn ctrl_c(pid: u32, times: usize) {
+    for i in 0..times {
+        if i > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        send_signal(pid, 2);
+    }
 }
 
 fn send_signal(pid: u32, sig: i32) {
