@@ -29,11 +29,7 @@ fn build(out: &Path, extra: &[&str]) -> Output {
 /// The default image, built once (online: this fills the package cache).
 fn image() -> &'static Path {
     static IMAGE: OnceLock<PathBuf> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let out = work().join("a");
-        build(&out, &[]);
-        out.join(format!("{NAME}.img"))
-    })
+    IMAGE.get_or_init(|| common::default_image(&work().join("a")))
 }
 
 /// The default spec built for another board, once.

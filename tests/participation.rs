@@ -48,9 +48,6 @@ use common::http;
 use common::webdriver::{processes_naming, Browser};
 use common::{clic, run, tail, RunningBox};
 
-const SPEC: &str = "specs/clic-ordinosaure.toml";
-const NAME: &str = "clic-ordinosaure";
-
 fn work() -> PathBuf {
     common::work_dir("clic-image-tests/participation")
 }
@@ -302,9 +299,7 @@ fn image() -> PathBuf {
         );
         return PathBuf::from(img);
     }
-    let out = work().join("image");
-    common::build(clic(), SPEC, &out, &[]);
-    out.join(format!("{NAME}.img"))
+    common::default_image(&work().join("image"))
 }
 
 /// A sparse copy of `img` with its manifest (which names the board).

@@ -6,10 +6,17 @@
 # when it ends, then a summary with each one's time. Exits non-zero if any
 # failed. Extra arguments go to every test binary (after `--`).
 #   LANES=1 tests/run-integration.sh     one at a time
+#   BIN_TIMEOUT=3000                      seconds one binary may take
+# A binary still running after BIN_TIMEOUT is interrupted (SIGINT, so clic
+# cleans up its QEMU and mounts; SIGKILL two minutes later), counted as
+# failed and its output printed: a hang shows which test it was instead
+# of the whole run hitting CI's limit with nothing printed. A line on
+# stderr says when each binary starts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 LANES=${LANES:-2}
+BIN_TIMEOUT=${BIN_TIMEOUT:-3000}
 # Longest first (measured on a fresh machine with an empty cache, 2026-12-06:
 # image 2500 s, boxbin 1890, odroid 1785, box 713 before its power-cut
 # test, firstrun 1103, participation 597); binaries not named here run
@@ -39,8 +46,11 @@ run_one() {
   local t=$1 start rc
   shift
   start=$(date +%s)
-  $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.log" 2>&1
+  echo "=== tests/$t.rs started at $(date -u +%H:%M:%S)" >&2
+  timeout --signal=INT --kill-after=120 "$BIN_TIMEOUT" \
+    $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.log" 2>&1
   rc=$?
+  [ "$rc" = 124 ] && echo "=== tests/$t.rs: stopped after BIN_TIMEOUT=$BIN_TIMEOUT s" >>"$logs/$t.log"
   echo "$t $rc $(($(date +%s) - start))" >"$logs/$t.result"
   # One binary's output at a time.
   {
@@ -50,7 +60,10 @@ run_one() {
   } 9>"$logs/.print.lock"
 }
 export -f run_one
-export CARGO logs
+# Names this run: test binaries share what they build once per run (the
+# default image, tests/common default_image).
+CLIC_TEST_RUN=${CLIC_TEST_RUN:-$(date +%s)-$$}
+export CARGO logs BIN_TIMEOUT CLIC_TEST_RUN
 
 start=$(date +%s)
 printf '%s\n' "${queue[@]}" | xargs -P "$LANES" -I{} bash -c 'run_one "$@"' _ {} "$@"

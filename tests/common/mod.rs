@@ -132,7 +132,10 @@ pub fn free_port() -> u16 {
 
 /// `clic build SPEC --out OUT EXTRA...` with `clic` (a command from
 /// [`clic`], [`clic_data`]: its data directory and environment), into an
-/// emptied OUT; it must succeed.
+/// emptied OUT; it must succeed and, without `--json`, print the image's
+/// path and nothing else on stdout ([`one_image_line`]), however cold the
+/// cache was: every build of the suite checks what `img=$(clic build ...)`
+/// relies on.
 pub fn build(mut clic: Command, spec: impl AsRef<Path>, out: &Path, extra: &[&str]) -> Output {
     let _ = std::fs::remove_dir_all(out);
     clic.arg("build")
@@ -140,7 +143,68 @@ pub fn build(mut clic: Command, spec: impl AsRef<Path>, out: &Path, extra: &[&st
         .arg("--out")
         .arg(out)
         .args(extra);
-    run(clic)
+    let output = run(clic);
+    if !extra.contains(&"--json") {
+        one_image_line(&output);
+    }
+    output
+}
+
+/// The default spec's image (`specs/clic-ordinosaure.toml`), for tests
+/// that only read it or boot it with writes thrown away (snapshots,
+/// copies). Under `tests/run-integration.sh` (`make test`), which names
+/// the run in `CLIC_TEST_RUN`, it is built once per run and shared by
+/// every test binary, the first to ask building it under a lock the
+/// others wait on, in target/tmp/clic-default-image/; a build left by an
+/// earlier run is not reused. Without `CLIC_TEST_RUN` (a plain
+/// `cargo test`), it is built in `own`.
+pub fn default_image(own: &Path) -> PathBuf {
+    const SPEC: &str = "specs/clic-ordinosaure.toml";
+    const IMG: &str = "clic-ordinosaure.img";
+    let Some(run_id) = std::env::var("CLIC_TEST_RUN")
+        .ok()
+        .filter(|s| !s.is_empty())
+    else {
+        build(clic(), SPEC, own, &[]);
+        return own.join(IMG);
+    };
+    let dir = work_dir("clic-default-image");
+    let lock = std::fs::File::create(dir.join("lock")).unwrap();
+    lock.lock().unwrap();
+    let (stamp, out) = (dir.join("run"), dir.join("out"));
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(run_id.as_str())
+        && out.join(IMG).is_file()
+    {
+        eprintln!("default image: shared, built earlier in this run ({run_id})");
+    } else {
+        let _ = std::fs::remove_file(&stamp);
+        eprintln!("default image: building it for this run ({run_id}), shared");
+        build(clic(), SPEC, &out, &[]);
+        std::fs::write(&stamp, &run_id).unwrap();
+    }
+    drop(lock);
+    out.join(IMG)
+}
+
+/// A build's stdout is exactly one line, naming an image that exists
+/// (relative to the repository, where tests run clic); that image.
+pub fn one_image_line(out: &Output) -> PathBuf {
+    let text = String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout must be the image path alone:\n{text}\nstderr:\n{}",
+        tail(&stderr(out), 20)
+    );
+    assert!(text.ends_with('\n'), "{text:?}");
+    let img = repo().join(lines[0]);
+    assert!(
+        img.extension().is_some_and(|e| e == "img") && img.is_file(),
+        "not an image: {}",
+        img.display()
+    );
+    img
 }
 
 /// Things made once per test binary, one per key (a board's image): the
