@@ -1742,7 +1742,7 @@ const CUTS: &[(&str, u64)] = &[
     (r"clic-firstboot: root partition", 1500),
     (r"clic-firstboot: root partition", 6000),
     (r"clic-firstboot: SSH host key (made|kept)", 0),
-    // ssl-cert's TLS pair (pulled in by the chat layer, RSA: seconds).
+    // ssl-cert's TLS pair (pulled in by the chat layer), the account.
     (r"clic-firstboot: SSH host key (made|kept)", 2000),
     // The admin account: useradd, chpasswd (yescrypt), the web hash, the
     // password on the card.
