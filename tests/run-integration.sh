@@ -17,11 +17,12 @@ cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 LANES=${LANES:-2}
 BIN_TIMEOUT=${BIN_TIMEOUT:-3000}
-# Longest first (measured on a fresh machine with an empty cache, 2026-12-06:
-# image 2500 s, boxbin 1890, odroid 1785, box 713 before its power-cut
-# test, firstrun 1103, participation 597); binaries not named here run
-# after these, in name order.
-ORDER=(image boxbin odroid box firstrun participation wifi apt content armel)
+# Longest first (measured on a fresh machine with an empty cache, 2026-12-06,
+# before the default image was shared and boxbin built less: image 2500 s,
+# boxbin 1890, odroid 1785, box 713 + ~1200 for its power-cut test,
+# firstrun 1103, participation 597); binaries not named here run after
+# these, in name order.
+ORDER=(image odroid box boxbin firstrun participation wifi apt content armel)
 logs=${CARGO_TARGET_DIR:-target}/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
@@ -47,9 +48,12 @@ run_one() {
   shift
   start=$(date +%s)
   echo "=== tests/$t.rs started at $(date -u +%H:%M:%S)" >&2
+  # Each line of output stamped with the time it came (which test took
+  # how long, read from a CI log).
   timeout --signal=INT --kill-after=120 "$BIN_TIMEOUT" \
-    $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.log" 2>&1
-  rc=$?
+    $CARGO test --locked --test "$t" -- "$@" 2>&1 |
+    while IFS= read -r line; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done >"$logs/$t.log"
+  rc=${PIPESTATUS[0]}
   [ "$rc" = 124 ] && echo "=== tests/$t.rs: stopped after BIN_TIMEOUT=$BIN_TIMEOUT s" >>"$logs/$t.log"
   echo "$t $rc $(($(date +%s) - start))" >"$logs/$t.result"
   # One binary's output at a time.
