@@ -44,16 +44,21 @@ for t in "${all[@]}"; do
 done
 
 run_one() {
-  local t=$1 start rc
+  local t=$1 start rc pid
   shift
   start=$(date +%s)
   echo "=== tests/$t.rs started at $(date -u +%H:%M:%S)" >&2
   # Each line of output stamped with the time it came (which test took
-  # how long, read from a CI log).
+  # how long, read from a CI log). Through a file, not a pipe: a process
+  # left behind by a stopped binary may hold the output open, and must not
+  # keep this lane waiting.
   timeout --signal=INT --kill-after=120 "$BIN_TIMEOUT" \
-    $CARGO test --locked --test "$t" -- "$@" 2>&1 |
-    while IFS= read -r line; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done >"$logs/$t.log"
-  rc=${PIPESTATUS[0]}
+    $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.raw" 2>&1 &
+  pid=$!
+  tail -n +1 -s 0.5 -f --pid="$pid" "$logs/$t.raw" |
+    while IFS= read -r line || [ -n "$line" ]; do printf '%(%H:%M:%S)T %s\n' -1 "$line"; done >"$logs/$t.log"
+  wait "$pid"
+  rc=$?
   [ "$rc" = 124 ] && echo "=== tests/$t.rs: stopped after BIN_TIMEOUT=$BIN_TIMEOUT s" >>"$logs/$t.log"
   echo "$t $rc $(($(date +%s) - start))" >"$logs/$t.result"
   # One binary's output at a time.
