@@ -71,6 +71,7 @@ struct World {
     data: PathBuf,
     server: Server,
     fingerprint: String,
+    _tidy: common::Tidy,
 }
 
 impl World {
@@ -127,6 +128,7 @@ impl World {
         };
         let w = World {
             fingerprint: fpr("repo.fpr"),
+            _tidy: common::Tidy::new(dir.join("out")),
             dir,
             data,
             server,

@@ -665,6 +665,7 @@ fn put_file(img: &Path, root_start: u64, host: &Path, dirs: &[&str], dest: &str)
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn portal_in_chromium_on_a_256_mb_box_and_every_tile_answers() {
     let img = copy_image("portal");
+    let _tidy = common::Tidy::new(&img);
     // A real ZIM file in the kiwix library directory.
     let (root_start, _) = partition("root");
     put_file(
@@ -868,6 +869,7 @@ fn first_boot_makes_each_card_its_own_and_applies_clic_txt() {
     let (esp_start, _) = partition("esp");
     let a = copy_image("firstboot-a");
     let b = copy_image("firstboot-b");
+    let _tidy = (common::Tidy::new(&a), common::Tidy::new(&b));
     // a: written to a bigger disk.
     const GROW: u64 = 512 * 1048576;
     let f = std::fs::OpenOptions::new().write(true).open(&a).unwrap();
@@ -1117,6 +1119,7 @@ fn optional_files_mumble_and_chat_layers_serve() {
     let spec = layers_line.replace(&spec, format!("layers = [{layers}]").as_str());
     std::fs::write(dir.join("spec.toml"), spec.as_bytes()).unwrap();
     let out = dir.join("out");
+    let _tidy = common::Tidy::new(&out);
     common::build(clic(), dir.join("spec.toml"), &out, &[]);
     let img = out.join("clic-optional.img");
     let (root_start, _) = common::partition_extent(&common::manifest(&img), "root");
@@ -1977,6 +1980,7 @@ fn content_items_match(b: &RunningBox) {
 fn power_cuts_over_first_boot_and_writes_leave_a_box_that_boots_and_serves() {
     let (esp_start, _) = partition("esp");
     let img = copy_image("powercut");
+    let _tidy = common::Tidy::new(&img);
     // Written to a bigger disk, so that first boot grows the root.
     let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
     f.set_len(f.metadata().unwrap().len() + 256 * 1048576)

@@ -218,6 +218,7 @@ fn spec_with(dir: &Path, packs: &[&str]) -> PathBuf {
 #[test]
 fn bad_packs_are_refused_with_file_and_line() {
     let dir = work("bad");
+    let _tidy = common::Tidy::new(&dir);
     let sha = "ab".repeat(32);
     let good = |id: &str| {
         format!(
@@ -292,6 +293,7 @@ fn bad_packs_are_refused_with_file_and_line() {
 #[test]
 fn fetch_resumes_a_cut_download_and_refuses_wrong_bytes() {
     let dir = work("fetch");
+    let _tidy = common::Tidy::new(&dir);
     let served = dir.join("served");
     std::fs::create_dir_all(&served).unwrap();
     let big = noise(6 << 20, 7);
@@ -394,6 +396,7 @@ with Creator(sys.argv[1]).config_indexing(False, "fra") as c:
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn a_large_library_builds_offline_from_the_cache_and_every_item_is_served() {
     let dir = work("library");
+    let _tidy = common::Tidy::new(&dir);
     let served = dir.join("served");
     std::fs::create_dir_all(&served).unwrap();
     // ~300 MB of generated works and a real ZIM: a pack for the data

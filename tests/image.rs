@@ -72,6 +72,7 @@ fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
 /// firmware files are in it, and it boots (with `firmware`) and serves
 /// the box's page.
 fn board_inspects_and_boots(board: &'static str, firmware: &str, wifi: &[&str]) {
+    let _tidy = common::Tidy::new(work().join(board));
     let img = board_image(board);
     assert_wifi_firmware(&inspect_report(img), wifi);
     boot_image_and_fetch(img, firmware, board);
@@ -111,6 +112,7 @@ fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi4_boots_its_own_kernel_on_qemu_virt() {
+    let _tidy = common::Tidy::new(work().join("rpi4"));
     let img = board_image("rpi4");
     inspect_report(img);
     let log = work().join("serial-rpi4-ready.log");
@@ -166,6 +168,7 @@ fn rpi4_boots_its_own_kernel_on_qemu_virt() {
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn rpi_zero2w_passes_the_static_boot_check() {
+    let _tidy = common::Tidy::new(work().join("rpi-zero2w"));
     let img = board_image("rpi-zero2w");
     inspect_report(img);
     let out = run({
@@ -195,6 +198,7 @@ fn inspect_passes_on_the_default_image_and_catches_a_broken_mbr() {
         ],
     );
     let bad = work().join("bad-mbr.img");
+    let _tidy = common::Tidy::new(&bad);
     std::fs::copy(img, &bad).unwrap();
     use std::io::{Seek, SeekFrom, Write};
     let mut f = std::fs::OpenOptions::new().write(true).open(&bad).unwrap();
@@ -213,7 +217,6 @@ fn inspect_passes_on_the_default_image_and_catches_a_broken_mbr() {
         "inspect accepted a broken MBR:\n{text}"
     );
     assert!(text.contains("FAIL grub-bios"), "{text}");
-    std::fs::remove_file(&bad).unwrap();
 }
 
 #[test]
@@ -260,6 +263,7 @@ fn image_holds_no_secrets_or_host_state() {
     let root = common::partition(&m, "root");
     let (start, size) = common::partition_extent(&m, "root");
     let ext4 = work().join("root-extract.ext4");
+    let _tidy = common::Tidy::new(&ext4);
     let status = Command::new("dd")
         .arg(format!("if={}", img.display()))
         .arg(format!("of={}", ext4.display()))
@@ -329,7 +333,6 @@ fn image_holds_no_secrets_or_host_state() {
             "account with a usable password: {line}"
         );
     }
-    std::fs::remove_file(&ext4).unwrap();
 }
 
 fn assert_same_image(first: &Path, out: &Path) {
@@ -360,6 +363,7 @@ fn assert_same_image(first: &Path, out: &Path) {
 fn rebuild_from_the_cache_is_byte_identical() {
     let first = image();
     let out = work().join("b");
+    let _tidy = common::Tidy::new(&out);
     let o = build(&out, &["--offline", "--fresh"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -375,6 +379,7 @@ fn rebuild_from_the_cache_is_byte_identical() {
 fn warm_build_from_the_tree_cache_is_byte_identical() {
     let first = image();
     let out = work().join("c");
+    let _tidy = common::Tidy::new(&out);
     let o = build(&out, &["--offline"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(

@@ -1032,6 +1032,7 @@ fn burst_and_power_cut(
 fn database_after_cut(img: &Path, dir: &Path) -> PathBuf {
     let (start, _) = common::partition_extent(&common::manifest(img), "root");
     let root = work().join("after-cut.root.ext4");
+    let _tidy = common::Tidy::new(&root);
     let len = std::fs::metadata(img).unwrap().len();
     run({
         let mut c = Command::new("dd");
@@ -1068,7 +1069,6 @@ fn database_after_cut(img: &Path, dir: &Path) -> PathBuf {
             common::stderr(&out)
         );
     }
-    let _ = std::fs::remove_file(&root);
     let db = dir.join("agora.db");
     assert!(
         std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0) > 0,
@@ -1129,6 +1129,7 @@ fn participation_in_chromium_on_a_512_mb_box() {
     let built = image();
     println!("image built after {} s", started.elapsed().as_secs());
     let img = copy_image(&built, "participation");
+    let _tidy = common::Tidy::new(&img);
 
     // First boot.
     let b = boot(&img, "first");

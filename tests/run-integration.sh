@@ -74,8 +74,36 @@ export -f run_one
 CLIC_TEST_RUN=${CLIC_TEST_RUN:-$(date +%s)-$$}
 export CARGO logs BIN_TIMEOUT CLIC_TEST_RUN
 
+# Disk: what the run adds at its peak to the filesystems of target/, of
+# the cache and of TMPDIR (sampled every 10 s), and how little stayed free; a CI
+# machine's disk may be small. Tests remove their images as they end
+# (tests/common Tidy).
+cache_dir=${CLIC_CACHE:-/var/cache/clic}
+mkdir -p "$cache_dir"
+disk_sample() { df -B1M --output=used,avail "$@" 2>/dev/null | awk 'NR > 1 { u += $1; if (a == "" || $2 < a) a = $2 } END { print u, a }'; }
+fs_dirs=() devs=" "
+for d in "${CARGO_TARGET_DIR:-target}" "$cache_dir" "${TMPDIR:-/tmp}"; do
+  dev=$(stat -c %d "$d") || continue
+  [[ "$devs" == *" $dev "* ]] || { fs_dirs+=("$d"); devs+="$dev "; }
+done
+read -r used0 free0 < <(disk_sample "${fs_dirs[@]}")
+echo "=== disk at the start: ${free0} MiB free (filesystems of ${fs_dirs[*]})" >&2
+(
+  peak=$used0 low=$free0
+  while sleep 10; do
+    read -r u a < <(disk_sample "${fs_dirs[@]}")
+    [ "${u:-0}" -gt "$peak" ] && peak=$u
+    [ "${a:-$low}" -lt "$low" ] && low=$a
+    echo "$peak $low" >"$logs/disk.peak"
+  done
+) &
+sampler=$!
+
 start=$(date +%s)
 printf '%s\n' "${queue[@]}" | xargs -P "$LANES" -I{} bash -c 'run_one "$@"' _ {} "$@"
+kill "$sampler" 2>/dev/null
+# The shared default image is of this run only.
+rm -rf "${CARGO_TARGET_DIR:-target}/tmp/clic-default-image/out"
 
 echo "=== integration tests, $LANES at a time, $(($(date +%s) - start)) s in all:"
 failed=0
@@ -89,4 +117,8 @@ for t in "${queue[@]}"; do
     failed=1
   fi
 done
+if [ -f "$logs/disk.peak" ]; then
+  read -r peak low <"$logs/disk.peak"
+  echo "=== disk: at most $((peak - used0)) MiB more used than at the start, at least $low MiB free (of $free0 at the start)"
+fi
 exit $failed

@@ -409,6 +409,7 @@ fn esp(img: &Path) -> String {
 fn build_and_boot(tag: &str, hotspot: &[(&str, toml::Value)], clic_txt: Option<&str>) -> String {
     let dir = work().join(tag);
     let _ = std::fs::remove_dir_all(&dir);
+    let _tidy = common::Tidy::new(&dir);
     let name = format!("clic-wifi-{tag}");
     let spec = test_spec(&dir, &name, hotspot);
     let clic = || common::clic_plain(&repo());

@@ -52,6 +52,41 @@ pub fn fresh_dir(rel: &str) -> PathBuf {
     d
 }
 
+/// When dropped (the test passed or failed), removes the large files
+/// (1 MiB and more: images, filesystems, archives) at or under its path,
+/// keeping logs and screenshots: a whole `make test` keeps at most a few
+/// images at a time, on a CI machine's small disk too. `CLIC_TEST_KEEP=1`
+/// keeps everything, for looking at a failure.
+pub struct Tidy(PathBuf);
+
+impl Tidy {
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Tidy(path.as_ref().to_owned())
+    }
+}
+
+impl Drop for Tidy {
+    fn drop(&mut self) {
+        if std::env::var("CLIC_TEST_KEEP").is_ok_and(|v| v == "1") {
+            return;
+        }
+        remove_large(&self.0);
+    }
+}
+
+fn remove_large(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.is_dir() {
+        for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+            remove_large(&e.path());
+        }
+    } else if meta.is_file() && meta.len() >= 1 << 20 {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 /// Fixed so that two builds of one spec agree (reproducibility) and the
 /// build date is known (2025-01-01).
 pub const EPOCH: &str = "1735689600";
