@@ -404,6 +404,7 @@ fn help_fits_80_columns() {
         "release",
         "content",
         "boards",
+        "plan",
         "completions",
     ] {
         let (out, _) = clic(&[cmd, "--help"], t.path());
@@ -412,4 +413,210 @@ fn help_fits_80_columns() {
             assert!(line.chars().count() <= 80, "{cmd} --help: {line}");
         }
     }
+}
+
+/// `clic plan --json --all-boards` for the release specs, with the cache
+/// at `cache`: the document, checked against the schema
+/// (tests/fixtures/plan.schema.json, by python3-jsonschema).
+fn plan(specs: &[&str], cache: &Path, work: &Path) -> (serde_json::Value, Vec<u8>) {
+    let o = common::clic_plain(&repo())
+        .args(["plan", "--json", "--all-boards"])
+        .args(specs)
+        .env("CLIC_CACHE", cache)
+        .output()
+        .expect("run clic plan");
+    assert!(o.status.success(), "clic plan: {}", stderr(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("plan is JSON");
+    let file = work.join("plan.json");
+    std::fs::write(&file, &o.stdout).unwrap();
+    assert_eq!(schema_check(&file), Ok(()), "plan against its schema");
+    (doc, o.stdout)
+}
+
+/// Validate a JSON file against tests/fixtures/plan.schema.json.
+fn schema_check(file: &Path) -> Result<(), String> {
+    let o = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import json, sys, jsonschema\n\
+             jsonschema.validate(json.load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
+        ])
+        .arg(file)
+        .arg(repo().join("tests/fixtures/plan.schema.json"))
+        .output()
+        .expect("run python3");
+    if o.status.success() {
+        Ok(())
+    } else {
+        let err = stderr(&o);
+        assert!(
+            err.contains("ValidationError"),
+            "python3-jsonschema missing? {err}"
+        );
+        Err(err)
+    }
+}
+
+/// A release's plan: every board of `clic boards` planned or skipped with
+/// a reason for each spec, the artifacts each build writes, boards of one
+/// architecture sharing one Debian tree, stable output, nothing written to
+/// the cache; the tree files it names do not depend on where the cache is
+/// (a cache copied to another path is warm).
+#[test]
+fn plan_lists_each_boards_job_and_the_trees_they_share() {
+    let t = tempfile::tempdir().unwrap();
+    let specs = ["specs/clic-ordinosaure.toml", "specs/clic-pi.toml"];
+    let empty = t.path().join("empty-cache");
+    let (doc, bytes) = plan(&specs, &empty, t.path());
+    assert!(!empty.exists(), "clic plan wrote into the cache");
+    assert_eq!(plan(&specs, &empty, t.path()).1, bytes, "stable output");
+
+    // The schema does refuse a document without jobs.
+    let mut broken = doc.clone();
+    broken.as_object_mut().unwrap().remove("jobs");
+    let f = t.path().join("broken.json");
+    std::fs::write(&f, broken.to_string()).unwrap();
+    assert!(
+        schema_check(&f).is_err(),
+        "the schema check accepts anything"
+    );
+
+    let o = common::clic_plain(&repo())
+        .args(["boards", "--json"])
+        .output()
+        .unwrap();
+    let boards: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let boards = boards.as_array().unwrap();
+    let jobs = doc["jobs"].as_array().unwrap();
+    let skipped = doc["skipped"].as_array().unwrap();
+    let trees = doc["trees"].as_array().unwrap();
+    for spec in specs {
+        let mut seen: Vec<&str> = jobs
+            .iter()
+            .chain(skipped)
+            .filter(|j| j["spec"] == spec)
+            .map(|j| j["board"].as_str().unwrap())
+            .collect();
+        seen.sort();
+        let mut all: Vec<&str> = boards.iter().map(|b| b["name"].as_str().unwrap()).collect();
+        all.sort();
+        assert_eq!(seen, all, "{spec}: each board planned or skipped once");
+        // One shared tree per architecture and spec.
+        let mut by_arch: std::collections::BTreeMap<&str, std::collections::BTreeSet<&str>> =
+            Default::default();
+        for j in jobs.iter().filter(|j| j["spec"] == spec) {
+            by_arch
+                .entry(j["arch"].as_str().unwrap())
+                .or_default()
+                .insert(j["tree"].as_str().unwrap());
+        }
+        for (arch, ids) in &by_arch {
+            assert_eq!(
+                ids.len(),
+                1,
+                "{spec}: {arch} boards do not share their tree: {ids:?}"
+            );
+        }
+    }
+    assert!(jobs.len() >= 10, "{} jobs", jobs.len());
+    let pi = jobs
+        .iter()
+        .filter(|j| j["spec"] == specs[1] && j["arch"] == "arm64")
+        .count();
+    assert!(pi >= 2, "the Pi spec's arm64 boards");
+    for j in jobs {
+        let board = boards.iter().find(|b| b["name"] == j["board"]).unwrap();
+        assert_eq!(j["arch"], board["arch"], "{j}");
+        let name = j["name"].as_str().unwrap();
+        let arts: Vec<&str> = j["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        for a in [
+            format!("{name}.img"),
+            format!("{name}.img.zst"),
+            format!("{name}.img.bmap"),
+            format!("{name}.manifest.json"),
+            "SHA256SUMS".to_owned(),
+        ] {
+            assert!(arts.contains(&a.as_str()), "{j}");
+        }
+        let imager = !board["imager_devices"].as_array().unwrap().is_empty();
+        assert_eq!(arts.contains(&"os_list.json"), imager, "{j}");
+        let tree = trees
+            .iter()
+            .find(|t| t["id"] == j["tree"])
+            .unwrap_or_else(|| panic!("{j}: no such tree"));
+        assert!(tree["jobs"].as_array().unwrap().contains(&j["job"]));
+        assert_eq!(tree["arch"], j["arch"]);
+        // An empty cache has no package indices: no file names yet.
+        assert!(tree["file"].is_null() && j["board_stage"]["file"].is_null());
+    }
+    for s in skipped {
+        assert!(!s["reason"].as_str().unwrap().is_empty(), "{s}");
+    }
+
+    // Package indices in a cache (as a refresh leaves them, for amd64):
+    // the tree files are named; the same in a copy of the cache elsewhere.
+    let a = t.path().join("a/cache");
+    let lists = a.join("apt/bookworm-amd64/lists");
+    std::fs::create_dir_all(&lists).unwrap();
+    std::fs::write(
+        lists.join("deb.debian.org_debian_dists_bookworm_InRelease"),
+        "Origin: Debian\nDate: Sat, 05 Dec 2026 09:00:00 UTC\n",
+    )
+    .unwrap();
+    std::fs::write(
+        lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"),
+        "",
+    )
+    .unwrap();
+    let one = ["specs/clic-ordinosaure.toml"];
+    let (in_a, _) = plan(&one, &a, t.path());
+    let b = t.path().join("elsewhere/other-name");
+    std::fs::create_dir_all(b.join("apt/bookworm-amd64")).unwrap();
+    std::fs::rename(&lists, b.join("apt/bookworm-amd64/lists")).unwrap();
+    let (in_b, _) = plan(&one, &b, t.path());
+    let files = |d: &serde_json::Value| -> Vec<(String, String)> {
+        d["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["arch"] == "amd64")
+            .map(|j| {
+                let tree = d["trees"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|t| t["id"] == j["tree"])
+                    .unwrap();
+                (
+                    tree["file"].as_str().unwrap_or("none").to_owned(),
+                    j["board_stage"]["file"]
+                        .as_str()
+                        .unwrap_or("none")
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    let (fa, fb) = (files(&in_a), files(&in_b));
+    assert!(
+        !fa.is_empty() && fa.iter().all(|f| f.0 != "none" && f.1 != "none"),
+        "{fa:?}"
+    );
+    assert_eq!(fa, fb, "the cache moved: other tree files");
+    // A tree file of that name in the moved cache is found.
+    std::fs::create_dir_all(b.join("trees")).unwrap();
+    std::fs::write(b.join("trees").join(&fb[0].0), "").unwrap();
+    let (again, _) = plan(&one, &b, t.path());
+    let tree = again["trees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["file"] == fb[0].0.as_str())
+        .unwrap();
+    assert_eq!(tree["cached"], true);
 }

@@ -31,6 +31,8 @@ fi
 bp_pkgs=(mmdebstrap e2fsprogs qemu-system-x86 qemu-system-arm qemu-user-static qemu-utils)
 pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       arch-test uidmap tar python3 git grub-pc-bin binfmt-support
+      # tests/cli.rs checks `clic plan --json` against its schema.
+      python3-jsonschema
       chromium chromium-driver openssh-client zstd zim-tools
       bmap-tools xz-utils gnupg apt-utils procps python3-pip
       # tests/cli.rs renders the man pages (`man -l`).

@@ -237,6 +237,23 @@ impl Steps {
     }
 }
 
+/// What the Debian tree of a resolved spec is made of (pure).
+pub fn rootfs_request(r: &Resolved, epoch: i64) -> RootfsRequest {
+    let profile = &r.board.profile;
+    RootfsRequest {
+        arch: profile.arch.clone(),
+        suite: r.suite.clone(),
+        mirror: r.mirror.clone(),
+        components: profile.components.clone(),
+        packages: r.packages.clone(),
+        extra_packages: r.extra_packages.clone(),
+        source_date_epoch: epoch,
+        initramfs_modules: profile.initramfs_modules.clone(),
+        extra: crate::spec::apt::repos(&r.layers),
+        firmware_exclude: profile.firmware_exclude.clone(),
+    }
+}
+
 pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
     let profile = &r.board.profile;
     let seed = seed(r);
@@ -322,18 +339,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
             if opts.offline { ", offline" } else { "" }
         ),
     );
-    let req = RootfsRequest {
-        arch: profile.arch.clone(),
-        suite: r.suite.clone(),
-        mirror: r.mirror.clone(),
-        components: profile.components.clone(),
-        packages: r.packages.clone(),
-        extra_packages: r.extra_packages.clone(),
-        source_date_epoch: epoch,
-        initramfs_modules: profile.initramfs_modules.clone(),
-        extra: crate::spec::apt::repos(&r.layers),
-        firmware_exclude: profile.firmware_exclude.clone(),
-    };
+    let req = rootfs_request(r, epoch);
     if let Some(p) = &box_plan {
         let bins: Vec<&str> = p.binaries.iter().map(|b| b.bin.as_str()).collect();
         crate::say!(

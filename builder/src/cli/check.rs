@@ -139,7 +139,7 @@ pub fn resolve(
 
 /// Resolve a spec: its diagnostics as a value; an error only when clic's
 /// data cannot be found.
-fn resolve_diag(
+pub(crate) fn resolve_diag(
     spec_path: &Path,
     board: Option<&str>,
     data_dir: Option<&Path>,

@@ -8,6 +8,7 @@ pub mod content;
 pub mod docs;
 pub mod flash;
 pub mod inspect;
+pub mod plan;
 pub mod release;
 pub mod settings;
 
@@ -52,6 +53,10 @@ pub enum Command {
     /// Write an image to SD cards or USB disks, several at once, and
     /// verify them
     Flash(flash::FlashArgs),
+    /// A release's jobs without building: the Debian trees each board
+    /// needs (shared by boards of one architecture), their cache files,
+    /// the artifacts
+    Plan(plan::PlanArgs),
     /// Write the release files of an image: .img.zst, .img.bmap,
     /// os_list.json (Pi boards), SHA256SUMS (clic build writes them too)
     Release(release::ReleaseArgs),
@@ -77,6 +82,7 @@ impl Command {
             Command::Check(_)
                 | Command::Inspect(_)
                 | Command::Boards(_)
+                | Command::Plan(_)
                 | Command::Settings(_)
                 | Command::Completions(_)
         )
@@ -103,6 +109,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Flash(a) => flash::run(a),
         Command::Content(a) => content::run(a, data, cli.cache.as_deref()),
         Command::Boards(a) => boards::run(a, data),
+        Command::Plan(a) => plan::run(a, data, cli.cache.as_deref()),
         Command::Settings(a) => settings::run(a, data),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),

@@ -130,6 +130,28 @@ pub fn prepare(
     Ok(out)
 }
 
+/// The extra repositories as [`prepare`] would give them, without writing
+/// or fetching anything (for `clic plan`): their key files are read to
+/// name them.
+pub fn sources(req: &RootfsRequest, cache: &Cache) -> Result<Vec<ExtraSource>, RootfsError> {
+    req.extra
+        .iter()
+        .map(|repo| {
+            let key_text = fs::read(&repo.key).map_err(cache_err(&repo.key))?;
+            let keyring = repo.keyring_in_image();
+            Ok(ExtraSource {
+                line: repo.source_line(&keyring),
+                key: cache
+                    .dir
+                    .join("apt/keys")
+                    .join(format!("{}.asc", hex::encode(Sha256::digest(&key_text)))),
+                keyring,
+                lists: lists_dir(&cache.dir, repo, &req.arch),
+            })
+        })
+        .collect()
+}
+
 /// `apt-get update` of one repository into its own lists directory, with
 /// its pinned key only; any warning (a bad signature, a missing index) is
 /// an error.

@@ -140,6 +140,53 @@ fn cache_err(path: &Path) -> impl FnOnce(std::io::Error) -> RootfsError {
     move |source| RootfsError::Cache { path, source }
 }
 
+/// The cached trees a build of `req` would use, for `clic plan`: nothing
+/// is fetched or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreePlan {
+    /// The shared tree's recipe: its command with no package indices (the
+    /// same for every board and spec that share the tree, on any machine).
+    pub shared_recipe: String,
+    /// The board stage's recipe, likewise.
+    pub board_recipe: String,
+    /// The cache files of the shared tree and the board stage, from the
+    /// package indices in the cache; `None` when the cache has none yet
+    /// for this suite and architecture (or an extra repository's).
+    pub files: Option<(String, String)>,
+    /// Which of `files` the cache holds now.
+    pub cached: (bool, bool),
+}
+
+/// What [`bootstrap`] would look for in the cache (see [`TreePlan`]).
+pub fn plan(req: &RootfsRequest, cache: &Cache) -> Result<TreePlan, RootfsError> {
+    let apt = cache.apt(&req.suite, &req.arch);
+    let extra = extra::sources(req, cache)?;
+    let (shared_recipe, board_recipe) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &[]);
+    let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
+        .chain(extra.iter().map(|x| x.lists.as_path()))
+        .collect();
+    let files = if lists.iter().all(|l| has_lists(l)) {
+        let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
+        let (base, board) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &releases);
+        Some((
+            format!("base-{}-{}-{base}{TREE_SUFFIX}", req.suite, req.arch),
+            format!("{}-{}-{board}{TREE_SUFFIX}", req.suite, req.arch),
+        ))
+    } else {
+        None
+    };
+    let trees = cache.dir.join("trees");
+    let cached = files.as_ref().map_or((false, false), |(a, b)| {
+        (trees.join(a).is_file(), trees.join(b).is_file())
+    });
+    Ok(TreePlan {
+        shared_recipe,
+        board_recipe,
+        files,
+        cached,
+    })
+}
+
 /// Where the Debian tree came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -181,22 +228,14 @@ pub fn bootstrap(
     }
     // Offline and online builds of the same indices make the same tree:
     // the keys are those of the online commands (the offline guard leaves
-    // no trace).
-    let without_target = |args: Vec<std::ffi::OsString>| -> Vec<std::ffi::OsString> {
-        args.into_iter()
-            .filter(|a| a.as_os_str() != target.as_os_str())
-            .collect()
-    };
+    // no trace). They are made of the commands as they would read with the
+    // cache at one fixed place and a fixed target, so a cache copied to
+    // another directory or machine stays warm.
     let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
         .chain(extra.iter().map(|x| x.lists.as_path()))
         .collect();
     let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
-    let (_, online) = args::mmdebstrap_command(req, &apt, &extra, false, None, target);
-    let base_key = treecache::key(&without_target(online), req.source_date_epoch, &releases);
-    let (_, online) = args::board_stage_command(req, &apt, &extra, false, None, target);
-    let mut board_args = without_target(online);
-    board_args.push(base_key.clone().into());
-    let key = treecache::key(&board_args, req.source_date_epoch, &[]);
+    let (base_key, key) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &releases);
 
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);

@@ -2,8 +2,12 @@
 //! and the same for every board and spec that ask for the same packages of
 //! one suite and architecture. It is kept as a tarball keyed by everything
 //! that decides its content: the mmdebstrap command, SOURCE_DATE_EPOCH and
-//! the package indices (Release files) it was resolved against.
+//! the package indices (Release files) it was resolved against. Paths in
+//! the command are those of a cache at [`KEY_CACHE`] and a target at
+//! [`KEY_TARGET`], so a key does not depend on where the cache is: a cache
+//! copied to another directory or machine is warm there.
 
+use super::args::{self, AptCache, ExtraSource, RootfsRequest};
 use sha2::{Digest, Sha256};
 use std::ffi::OsString;
 use std::fs;
@@ -13,7 +17,39 @@ use std::time::SystemTime;
 
 /// Bump when what goes into a cached tree changes without its command
 /// line changing.
-pub const RECIPE: &str = "clic-rootfs-v2";
+pub const RECIPE: &str = "clic-rootfs-v3";
+
+/// Where the cache is, as far as keys know.
+pub const KEY_CACHE: &str = "/clic-cache";
+/// Where the tree is made, as far as keys know.
+pub const KEY_TARGET: &str = "/clic-target";
+
+/// `path` under [`KEY_CACHE`] instead of `dir` (pure); a path outside `dir`
+/// is kept as it is.
+pub fn rebase(path: &Path, dir: &Path) -> PathBuf {
+    match path.strip_prefix(dir) {
+        Ok(rest) => Path::new(KEY_CACHE).join(rest),
+        Err(_) => path.to_owned(),
+    }
+}
+
+/// The apt cache and extra repositories of a build as keys see them: their
+/// paths under [`KEY_CACHE`] instead of the cache directory `dir` (pure).
+pub fn rebased(apt: &AptCache, extra: &[ExtraSource], dir: &Path) -> (AptCache, Vec<ExtraSource>) {
+    let apt = AptCache {
+        archives: rebase(&apt.archives, dir),
+        lists: rebase(&apt.lists, dir),
+    };
+    let extra = extra
+        .iter()
+        .map(|x| ExtraSource {
+            key: rebase(&x.key, dir),
+            lists: rebase(&x.lists, dir),
+            ..x.clone()
+        })
+        .collect();
+    (apt, extra)
+}
 
 /// How many trees to keep per suite/architecture.
 pub const KEEP: usize = 6;
@@ -38,6 +74,26 @@ pub fn key(args: &[OsString], epoch: i64, releases: &[(String, Vec<u8>)]) -> Str
         field(data);
     }
     hex::encode(&h.finalize()[..16])
+}
+
+/// The keys of a build's two cached trees, the shared tree and the board
+/// stage on top of it (pure): those of the online commands, with the
+/// cache `dir` at [`KEY_CACHE`] and the target at [`KEY_TARGET`].
+pub fn tree_keys(
+    req: &RootfsRequest,
+    apt: &AptCache,
+    extra: &[ExtraSource],
+    dir: &Path,
+    releases: &[(String, Vec<u8>)],
+) -> (String, String) {
+    let (apt, extra) = rebased(apt, extra, dir);
+    let target = Path::new(KEY_TARGET);
+    let (_, online) = args::mmdebstrap_command(req, &apt, &extra, false, None, target);
+    let base = key(&online, req.source_date_epoch, releases);
+    let (_, mut online) = args::board_stage_command(req, &apt, &extra, false, None, target);
+    online.push(base.clone().into());
+    let board = key(&online, req.source_date_epoch, &[]);
+    (base, board)
 }
 
 /// The Release files of an apt lists directory.
@@ -125,6 +181,66 @@ mod tests {
             k(&one),
             k(&releases_of(&dirs).unwrap()),
             "a changed repository makes a new tree"
+        );
+    }
+
+    /// A cache moved to another directory (or machine) gives the same keys;
+    /// a change of what goes into the tree does not.
+    #[test]
+    fn keys_do_not_depend_on_where_the_cache_is() {
+        let req = RootfsRequest {
+            arch: "arm64".into(),
+            suite: "bookworm".into(),
+            mirror: "http://deb.debian.org/debian".into(),
+            components: vec!["main".into()],
+            packages: vec!["linux-image-arm64".into(), "nginx".into()],
+            extra_packages: vec!["raspi-firmware".into()],
+            source_date_epoch: 1_700_000_000,
+            initramfs_modules: vec!["mmc_block".into()],
+            extra: Vec::new(),
+            firmware_exclude: Vec::new(),
+        };
+        let at = |dir: &str| {
+            let dir = Path::new(dir);
+            let base = dir.join("apt/bookworm-arm64");
+            let apt = AptCache {
+                archives: base.join("archives"),
+                lists: base.join("lists"),
+            };
+            let extra = vec![ExtraSource {
+                line: "deb [signed-by=/usr/share/keyrings/clic-x.asc] http://r/ x main".into(),
+                key: dir.join("apt/keys/ab.asc"),
+                keyring: "/usr/share/keyrings/clic-x.asc".into(),
+                lists: dir.join("apt/extra/x-arm64/lists"),
+            }];
+            (apt, extra, dir.to_owned())
+        };
+        let rel = vec![("d_InRelease".to_owned(), b"Date: one".to_vec())];
+        let keys = |r: &RootfsRequest, dir: &str| {
+            let (apt, extra, dir) = at(dir);
+            tree_keys(r, &apt, &extra, &dir, &rel)
+        };
+        let here = keys(&req, "/var/cache/clic");
+        assert_eq!(here, keys(&req, "/srv/ci/cache"), "moved cache");
+        assert_eq!(here, keys(&req, "cache"), "relative cache");
+        // The tree's content still decides.
+        let mut more = req.clone();
+        more.extra_packages.push("vim".into());
+        let other = keys(&more, "/var/cache/clic");
+        assert_eq!(other.0, here.0, "board packages: same shared tree");
+        assert_ne!(other.1, here.1, "board packages: another board stage");
+        let mut more = req.clone();
+        more.packages.push("vim".into());
+        assert_ne!(keys(&more, "/var/cache/clic").0, here.0);
+        // And no cache path is left in what the key is made of.
+        let (apt, extra, dir) = at("/var/cache/clic");
+        let (apt, extra) = rebased(&apt, &extra, &dir);
+        let (_, a) =
+            args::mmdebstrap_command(&req, &apt, &extra, false, None, Path::new(KEY_TARGET));
+        assert!(
+            !a.iter()
+                .any(|a| a.to_string_lossy().contains("/var/cache/clic")),
+            "{a:?}"
         );
     }
 
