@@ -52,6 +52,8 @@ run_one() {
   # how long, read from a CI log). Through a file, not a pipe: a process
   # left behind by a stopped binary may hold the output open, and must not
   # keep this lane waiting.
+  # Made before the binary starts: tail must find it.
+  : >"$logs/$t.raw"
   timeout --signal=INT --kill-after=120 "$BIN_TIMEOUT" \
     $CARGO test --locked --test "$t" -- "$@" >"$logs/$t.raw" 2>&1 &
   pid=$!
