@@ -620,3 +620,187 @@ fn plan_lists_each_boards_job_and_the_trees_they_share() {
         .unwrap();
     assert_eq!(tree["cached"], true);
 }
+
+/// A build's output directory as `clic release merge` reads it: the
+/// compressed image and block map (stand-in bytes), the manifest (the v1
+/// fixture renamed), an os_list.json entry for a Pi, SHA256SUMS by
+/// `sha256sum`.
+fn output_dir(dir: &Path, name: &str, board: &str, zst: &[u8], pi: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{name}.img.zst")), zst).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.img.bmap")),
+        format!("<bmap {name}/>"),
+    )
+    .unwrap();
+    // The raw image is not a release file (not in SHA256SUMS).
+    std::fs::write(dir.join(format!("{name}.img")), "raw").unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("tests/fixtures/manifest-v1.json")).unwrap(),
+    )
+    .unwrap();
+    m["name"] = name.into();
+    m["board"] = board.into();
+    std::fs::write(dir.join(format!("{name}.manifest.json")), m.to_string()).unwrap();
+    let mut files = vec![
+        format!("{name}.img.zst"),
+        format!("{name}.img.bmap"),
+        format!("{name}.manifest.json"),
+    ];
+    if pi {
+        let entry = serde_json::json!({"os_list": [{
+            "name": format!("CLIC! {name}"), "description": "d", "icon": "",
+            "url": format!("{name}.img.zst"), "extract_size": 3,
+            "extract_sha256": "a".repeat(64), "image_download_size": zst.len(),
+            "image_download_sha256": common::sha256_hex(zst),
+            "release_date": "2026-12-06", "devices": [board]}]});
+        std::fs::write(dir.join("os_list.json"), entry.to_string()).unwrap();
+        files.push("os_list.json".into());
+    }
+    let o = std::process::Command::new("sha256sum")
+        .args(&files)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    std::fs::write(dir.join("SHA256SUMS"), o.stdout).unwrap();
+}
+
+fn merge(args: &[&Path], out: &Path, expect: Option<&Path>) -> Output {
+    let mut c = common::clic_plain(&repo());
+    c.args(["release", "merge"])
+        .args(args)
+        .arg("--out")
+        .arg(out);
+    if let Some(e) = expect {
+        c.arg("--expect").arg(e);
+    }
+    c.output().expect("run clic release merge")
+}
+
+/// The release job's merge: every board's files, one os_list.json with
+/// each Pi's entry, one SHA256SUMS that `sha256sum -c` accepts; the boards
+/// a plan expected and no build brought are named; a file of one name
+/// with other bytes, a file changed since its sum and a non-empty output
+/// directory are refused, leaving nothing behind.
+#[test]
+fn release_merge_joins_boards_and_refuses_conflicts() {
+    let t = tempfile::tempdir().unwrap();
+    let p = t.path();
+    output_dir(&p.join("job-rpi4"), "clic-pi4", "rpi4", b"pi4 image", true);
+    output_dir(&p.join("job-rpi3"), "clic-pi3", "rpi3", b"pi3 image", true);
+    output_dir(
+        &p.join("job-pc"),
+        "clic-pc",
+        "ordinosaure-amd64",
+        b"pc image",
+        false,
+    );
+    let plan = p.join("plan.json");
+    std::fs::write(
+        &plan,
+        serde_json::json!({"jobs": [
+            {"name": "clic-pi4", "board": "rpi4"}, {"name": "clic-pi3", "board": "rpi3"},
+            {"name": "clic-pc", "board": "ordinosaure-amd64"},
+            {"name": "clic-xu4", "board": "odroid-xu4"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let dirs = [p.join("job-rpi4"), p.join("job-rpi3"), p.join("job-pc")];
+    let dirs: Vec<&Path> = dirs.iter().map(|d| d.as_path()).collect();
+    let rel = p.join("release");
+    let o = merge(&dirs, &rel, Some(&plan));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        rel.display().to_string()
+    );
+    assert!(err.contains("MISSING clic-xu4 for odroid-xu4"), "{err}");
+    assert!(!err.contains("MISSING clic-pi"), "{err}");
+    let mut names: Vec<String> = std::fs::read_dir(&rel)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "SHA256SUMS",
+            "clic-pc.img.bmap",
+            "clic-pc.img.zst",
+            "clic-pc.manifest.json",
+            "clic-pi3.img.bmap",
+            "clic-pi3.img.zst",
+            "clic-pi3.manifest.json",
+            "clic-pi4.img.bmap",
+            "clic-pi4.img.zst",
+            "clic-pi4.manifest.json",
+            "os_list.json"
+        ]
+    );
+    let check = std::process::Command::new("sha256sum")
+        .args(["--strict", "-c", "SHA256SUMS"])
+        .current_dir(&rel)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&check.stdout).lines().count(), 10);
+    let list: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(rel.join("os_list.json")).unwrap()).unwrap();
+    let urls: Vec<&str> = list["os_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(urls, ["clic-pi3.img.zst", "clic-pi4.img.zst"]);
+    assert_eq!(
+        std::fs::read(rel.join("clic-pi4.img.zst")).unwrap(),
+        b"pi4 image"
+    );
+
+    let leftovers = |what: &str| {
+        let hidden: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(hidden.is_empty(), "{what}: left {hidden:?}");
+    };
+    // The same name, other bytes (one spec built for two boards).
+    output_dir(
+        &p.join("job-other"),
+        "clic-pi4",
+        "rpi3",
+        b"other bytes",
+        true,
+    );
+    let out = p.join("release-2");
+    let o = merge(&[dirs[0], &p.join("job-other")], &out, None);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "a conflict was merged");
+    assert!(err.contains("`clic-pi4.img.zst` differs between"), "{err}");
+    assert!(!out.exists());
+    leftovers("conflict");
+    // A file changed after its sum was written.
+    std::fs::write(p.join("job-pc/clic-pc.img.zst"), b"pc imagf").unwrap();
+    let o = merge(&[dirs[0], dirs[2]], &out, None);
+    let err = stderr(&o);
+    assert!(!o.status.success(), "a changed file was merged");
+    assert!(err.contains("clic-pc.img.zst: its sha256 is"), "{err}");
+    assert!(!out.exists());
+    leftovers("changed file");
+    // The release directory is not overwritten.
+    let o = merge(&[dirs[0]], &rel, None);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("exists and is not empty"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_dir(&rel).unwrap().count(), 11);
+}

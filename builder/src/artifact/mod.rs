@@ -7,6 +7,7 @@ pub mod compress;
 pub mod fsmap;
 pub mod manifest;
 pub mod mapping;
+pub mod merge;
 pub mod oslist;
 pub mod poster;
 pub mod release;
