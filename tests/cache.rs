@@ -84,5 +84,17 @@ fn a_cache_moved_to_another_path_gives_a_warm_build_of_the_same_image() {
         common::tail(&warm, 30)
     );
     assert_eq!(image_sha(&out1), image_sha(&out2), "the same image");
+
+    // The same spec under another image name (one spec, several boards of
+    // a release: `clic plan --board-names`): every file carries it.
+    let mut c = common::clic();
+    c.env("CLIC_CACHE", &moved);
+    let out3 = dir.join("out-3");
+    common::build(c, &spec, &out3, &["--offline", "--name", "clic-base-pc"]);
+    let manifest = common::manifest(&out3.join("clic-base-pc.img"));
+    assert_eq!(manifest["name"], "clic-base-pc");
+    let sums = std::fs::read_to_string(out3.join("SHA256SUMS")).unwrap();
+    assert!(sums.contains("  clic-base-pc.img.zst\n"), "{sums}");
+    assert!(!out3.join("clic-base.img").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -558,6 +558,75 @@ fn plan_lists_each_boards_job_and_the_trees_they_share() {
         assert!(!s["reason"].as_str().unwrap().is_empty(), "{s}");
     }
 
+    // Each job's arguments; with --board-names, one image name per board
+    // (one spec's images for several boards merge into one release).
+    for j in jobs {
+        let args: Vec<&str> = j["build_args"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(args, ["--board", j["board"].as_str().unwrap()], "{j}");
+    }
+    let o = common::clic_plain(&repo())
+        .args([
+            "plan",
+            "--json",
+            "--board-names",
+            "--board",
+            "rpi3",
+            "--board",
+            "rpi4",
+        ])
+        .arg(specs[0])
+        .env("CLIC_CACHE", &empty)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let named: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let named: Vec<(String, Vec<String>)> = named["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            let args = j["build_args"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_owned())
+                .collect();
+            (j["name"].as_str().unwrap().to_owned(), args)
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [
+            (
+                "clic-ordinosaure-rpi3".to_owned(),
+                ["--board", "rpi3", "--name", "clic-ordinosaure-rpi3"]
+                    .map(String::from)
+                    .to_vec()
+            ),
+            (
+                "clic-ordinosaure-rpi4".to_owned(),
+                ["--board", "rpi4", "--name", "clic-ordinosaure-rpi4"]
+                    .map(String::from)
+                    .to_vec()
+            ),
+        ]
+    );
+    // A bad --name is refused before any work.
+    let o = common::clic_plain(&repo())
+        .args(["build", specs[0], "--name", "Pas Bon", "--out"])
+        .arg(t.path().join("never"))
+        .env("CLIC_CACHE", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--name `Pas Bon`"), "{}", stderr(&o));
+    assert!(!t.path().join("never").exists() && !empty.exists());
+
     // Package indices in a cache (as a refresh leaves them, for amd64):
     // the tree files are named; the same in a copy of the cache elsewhere.
     let a = t.path().join("a/cache");

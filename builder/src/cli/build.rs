@@ -17,6 +17,11 @@ pub struct BuildArgs {
     /// Build for this board instead of the spec's
     #[arg(long)]
     pub board: Option<String>,
+    /// Name the image (NAME.img, its files, its os_list.json entry)
+    /// instead of the spec's `name`: one spec built for several boards of
+    /// one release (`clic plan --board-names`)
+    #[arg(long)]
+    pub name: Option<String>,
     /// Use only the download cache: no index refresh, no download
     #[arg(long)]
     pub offline: bool,
@@ -124,7 +129,23 @@ impl BuildReport {
 }
 
 pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow::Result<()> {
-    let (r, data) = super::check::resolve(&a.spec, a.board.as_deref(), data_dir)?;
+    if let Some(n) = a
+        .name
+        .as_deref()
+        .filter(|n| !crate::spec::resolve::valid_name(n))
+    {
+        return Err(super::Exit {
+            code: crate::ui::exit::USAGE,
+            message: format!(
+                "--name `{n}`: not a valid image name: lowercase letters, digits, `-` and `_`, at most 64, starting with a letter or digit"
+            ),
+        }
+        .into());
+    }
+    let (mut r, data) = super::check::resolve(&a.spec, a.board.as_deref(), data_dir)?;
+    if let Some(n) = a.name {
+        r.name = n;
+    }
     let opts = BuildOptions {
         out_dir: a.out,
         cache: Cache::locate(cache),

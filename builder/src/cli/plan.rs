@@ -27,6 +27,11 @@ pub struct PlanArgs {
     /// refuse it are listed under `skipped`)
     #[arg(long)]
     pub all_boards: bool,
+    /// Name each job's image NAME-BOARD (built with `clic build --name`),
+    /// so that one spec's images for several boards can be merged into one
+    /// release
+    #[arg(long)]
+    pub board_names: bool,
     /// Print one JSON document
     #[arg(long)]
     pub json: bool,
@@ -73,6 +78,9 @@ pub struct Job {
     pub suite: String,
     /// QEMU firmware of its boot test (the board's default).
     pub firmware: Option<String>,
+    /// `clic build` arguments after SPEC for this job (`--board`, and
+    /// `--name` with `--board-names`).
+    pub build_args: Vec<String>,
     /// The shared tree's `id`.
     pub tree: String,
     /// The board stage on top of it.
@@ -118,10 +126,21 @@ pub fn artifacts(r: &Resolved, poster: bool) -> Vec<String> {
     v
 }
 
-/// One planned build (pure once the tree plan is known).
-pub fn job(spec: &Path, r: &Resolved, t: &rootfs::TreePlan, poster: bool) -> (Job, Tree) {
+/// One planned build (pure once the tree plan is known): `r` already
+/// carries the job's image name.
+pub fn job(
+    spec: &Path,
+    r: &Resolved,
+    t: &rootfs::TreePlan,
+    poster: bool,
+    renamed: bool,
+) -> (Job, Tree) {
     let short = |s: &str| s.chars().take(16).collect::<String>();
     let arch = r.board.profile.arch.clone();
+    let mut build_args = vec!["--board".to_owned(), r.board.name.clone()];
+    if renamed {
+        build_args.extend(["--name".to_owned(), r.name.clone()]);
+    }
     let job = Job {
         job: format!("{}.{}", r.name, r.board.name),
         spec: spec.display().to_string(),
@@ -130,6 +149,7 @@ pub fn job(spec: &Path, r: &Resolved, t: &rootfs::TreePlan, poster: bool) -> (Jo
         arch: arch.clone(),
         suite: r.suite.clone(),
         firmware: r.board.profile.qemu.firmware.first().map(|f| f.to_string()),
+        build_args,
         tree: short(&t.shared_recipe),
         board_stage: Stage {
             id: short(&t.board_recipe),
@@ -216,13 +236,24 @@ pub fn run(a: PlanArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyhow
         }
         resolved.sort_by(|x, y| x.board.name.cmp(&y.board.name));
         let epoch = crate::build::source_date_epoch(spec);
-        for r in &resolved {
+        for r in &mut resolved {
+            if a.board_names {
+                r.name = format!("{}-{}", r.name, r.board.name);
+                if !crate::spec::resolve::valid_name(&r.name) {
+                    anyhow::bail!(
+                        "{}: `{}` is not a valid image name (at most 64 characters)",
+                        spec.display(),
+                        r.name
+                    );
+                }
+            }
+            let r = &*r;
             let req = crate::build::rootfs_request(r, epoch);
             let trees = rootfs::plan(&req, &cache)?;
             let poster = crate::artifact::poster::render(&r.settings, &r.hostname)
                 .map_err(|e| anyhow::anyhow!("{}: the Wi-Fi poster: {e}", spec.display()))?
                 .is_some();
-            jobs.push(job(spec, r, &trees, poster));
+            jobs.push(job(spec, r, &trees, poster, a.board_names));
         }
     }
     let plan = assemble(jobs, skipped)?;
