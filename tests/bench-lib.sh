@@ -43,3 +43,15 @@ cmd("qmp_capabilities")
 print(sum(d["stats"]["wr_bytes"] for d in cmd("query-blockstats")))
 PY
 }
+# The byte offset of IMG's FAT partition (its manifest, NAME.manifest.json).
+card_fat() {
+  python3 - "$1" <<'PY'
+import json, sys
+img = sys.argv[1]
+base = img[: -len(".img")] if img.endswith(".img") else img
+m = json.load(open(base + ".manifest.json"))
+print(next(p["start"] for p in m["partitions"] if p["role"] in ("esp", "boot")))
+PY
+}
+# card_put IMG FILE NAME: FILE as NAME on IMG's FAT partition.
+card_put() { mcopy -o -i "$1@@$(card_fat "$1")" "$2" "::/$3"; }
