@@ -1908,10 +1908,7 @@ fn http_new_poll(port: u16, title: &str) -> Option<String> {
         .filter_map(|c| c.split(';').next().map(str::to_owned))
         .collect::<Vec<_>>()
         .join("; ");
-    let csrf = Regex::new(r#"name="csrf"\s+value="([^"]+)"|value="([^"]+)"\s+name="csrf""#)
-        .unwrap()
-        .captures(&page.text())
-        .and_then(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_owned()))?;
+    let csrf = http::csrf_token(&page.text())?;
     let body = http::form(&[
         ("csrf", &csrf),
         ("title", title),
@@ -2110,8 +2107,6 @@ fn admin_import_started(port: u16, password: &str) -> String {
     use common::http;
     let t = std::time::Duration::from_secs(30);
     let mut cookies: Vec<String> = Vec::new();
-    let csrf_re =
-        Regex::new(r#"name="csrf"\s+value="([^"]+)"|value="([^"]+)"\s+name="csrf""#).unwrap();
     let mut call = |method: &str, path: &str, form: &[(&str, &str)]| -> (u16, String) {
         let cookie = cookies.join("; ");
         let body = http::form(form);
@@ -2130,9 +2125,7 @@ fn admin_import_started(port: u16, password: &str) -> String {
         (r.status, r.text())
     };
     let csrf_of = |page: &str| -> String {
-        csrf_re
-            .captures(page)
-            .and_then(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_owned()))
+        http::csrf_token(page)
             .unwrap_or_else(|| panic!("no CSRF token on the page:\n{}", tail(page, 20)))
     };
     let (_, page) = call("GET", "/admin/", &[]);

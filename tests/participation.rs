@@ -897,10 +897,7 @@ fn http_vote(port: u16, poll: &str, name: &str, choice: usize) -> Outcome {
         .filter_map(|c| c.split(';').next().map(str::to_owned))
         .collect();
     let html = page.text();
-    let csrf = Regex::new(r#"name="csrf"\s+value="([^"]+)"|value="([^"]+)"\s+name="csrf""#)
-        .unwrap()
-        .captures(&html)
-        .and_then(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_owned()))
+    let csrf = http::csrf_token(&html)
         .unwrap_or_else(|| panic!("no csrf field on the poll page:\n{}", tail(&html, 30)));
     let body = http::form(&[
         ("csrf", &csrf),

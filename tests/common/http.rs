@@ -167,6 +167,15 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
     }
 }
 
+/// The value of a page's hidden `csrf` field (its attributes in either
+/// order).
+pub fn csrf_token(page: &str) -> Option<String> {
+    regex::Regex::new(r#"name="csrf"\s+value="([^"]+)"|value="([^"]+)"\s+name="csrf""#)
+        .ok()?
+        .captures(page)
+        .and_then(|c| c.get(1).or(c.get(2)).map(|m| m.as_str().to_owned()))
+}
+
 /// `application/x-www-form-urlencoded` of `fields`.
 pub fn form(fields: &[(&str, &str)]) -> String {
     fields

@@ -89,16 +89,10 @@ pub fn read_input(dir: &Path) -> Result<Input, MergeError> {
     let list_path = dir.join(oslist::FILE);
     let os_list = if list_path.is_file() {
         let text = fs::read_to_string(&list_path).map_err(io(&list_path))?;
-        #[derive(serde::Deserialize)]
-        struct List {
-            os_list: Vec<OsEntry>,
-        }
-        serde_json::from_str::<List>(&text)
-            .map_err(|e| MergeError::Bad {
-                path: list_path.clone(),
-                detail: e.to_string(),
-            })?
-            .os_list
+        oslist::parse(&text).map_err(|e| MergeError::Bad {
+            path: list_path.clone(),
+            detail: e.to_string(),
+        })?
     } else {
         Vec::new()
     };
@@ -175,14 +169,6 @@ pub fn missing(expected: &[(String, String)], merged: &Merged) -> Vec<(String, S
         .collect()
 }
 
-/// `os_list.json`'s text for these entries.
-pub fn render_os_list(entries: &[OsEntry]) -> String {
-    let mut s = serde_json::to_string_pretty(&serde_json::json!({ "os_list": entries }))
-        .unwrap_or_default();
-    s.push('\n');
-    s
-}
-
 /// Write the merged release into `out` (which must not exist, or be
 /// empty): files copied and checked against their sums in a hidden
 /// directory beside it, renamed into place when complete.
@@ -220,7 +206,7 @@ pub fn write(merged: &Merged, out: &Path) -> Result<(), MergeError> {
         listed.push((name.clone(), got));
     }
     if !merged.os_list.is_empty() {
-        let text = render_os_list(&merged.os_list);
+        let text = oslist::text(&merged.os_list);
         let p = tmp.path().join(oslist::FILE);
         fs::write(&p, &text).map_err(io(&p))?;
         listed.push((oslist::FILE.into(), sums::sha256_hex(text.as_bytes())));

@@ -80,10 +80,24 @@ pub fn render(existing: Option<&str>, ours: OsEntry) -> String {
     list.retain(|e| e.get("url").and_then(|u| u.as_str()) != Some(ours.url.as_str()));
     list.push(serde_json::to_value(&ours).unwrap_or_default());
     list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
-    let mut s =
-        serde_json::to_string_pretty(&serde_json::json!({ "os_list": list })).unwrap_or_default();
+    text(&list)
+}
+
+/// The file's text for these entries, in this order.
+pub fn text<T: Serialize>(entries: &[T]) -> String {
+    let mut s = serde_json::to_string_pretty(&serde_json::json!({ "os_list": entries }))
+        .unwrap_or_default();
     s.push('\n');
     s
+}
+
+/// The entries of an `os_list.json`.
+pub fn parse(text: &str) -> Result<Vec<OsEntry>, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct List {
+        os_list: Vec<OsEntry>,
+    }
+    serde_json::from_str::<List>(text).map(|l| l.os_list)
 }
 
 #[cfg(test)]

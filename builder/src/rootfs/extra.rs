@@ -91,23 +91,22 @@ pub fn prepare(
             });
         };
         let key_text = fs::read(&repo.key).map_err(cache_err(&repo.key))?;
-        let keys = cache.dir.join("apt/keys");
-        fs::create_dir_all(&keys).map_err(cache_err(&keys))?;
-        let key = keys.join(format!("{}.asc", hex::encode(Sha256::digest(&key_text))));
+        let src = source(repo, &key_text, &cache.dir, &req.arch);
+        let (key, lists) = (&src.key, &src.lists);
+        let keys = key.parent().unwrap_or(&cache.dir);
+        fs::create_dir_all(keys).map_err(cache_err(keys))?;
         if !key.is_file() {
-            let tmp = tempfile::NamedTempFile::new_in(&keys).map_err(cache_err(&keys))?;
+            let tmp = tempfile::NamedTempFile::new_in(keys).map_err(cache_err(keys))?;
             fs::write(tmp.path(), &key_text).map_err(cache_err(tmp.path()))?;
-            tmp.persist(&key).map_err(|e| RootfsError::Cache {
+            tmp.persist(key).map_err(|e| RootfsError::Cache {
                 path: key.clone(),
                 source: e.error,
             })?;
         }
         // apt checks signatures as its unprivileged user `_apt`.
-        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).map_err(cache_err(&key))?;
-        let lists = lists_dir(&cache.dir, repo, &req.arch);
-        let keyring = repo.keyring_in_image();
+        fs::set_permissions(key, fs::Permissions::from_mode(0o644)).map_err(cache_err(key))?;
         if offline {
-            if !super::has_lists(&lists) {
+            if !super::has_lists(lists) {
                 return Err(RootfsError::NoOfflineLists {
                     arch: req.arch.clone(),
                     suite: format!(
@@ -118,16 +117,26 @@ pub fn prepare(
                 });
             }
         } else {
-            refresh(req, repo, fpr, &key, &lists)?;
+            refresh(req, repo, fpr, key, lists)?;
         }
-        out.push(ExtraSource {
-            line: repo.source_line(&keyring),
-            key,
-            keyring,
-            lists,
-        });
+        out.push(src);
     }
     Ok(out)
+}
+
+/// What the bootstrap uses of one extra repository whose key file holds
+/// `key_text` (pure): the key in the cache (named by its sha256), where it
+/// goes in the tree, the source line, the lists directory.
+fn source(repo: &AptRepo, key_text: &[u8], cache: &Path, arch: &str) -> ExtraSource {
+    let keyring = repo.keyring_in_image();
+    ExtraSource {
+        line: repo.source_line(&keyring),
+        key: cache
+            .join("apt/keys")
+            .join(format!("{}.asc", hex::encode(Sha256::digest(key_text)))),
+        keyring,
+        lists: lists_dir(cache, repo, arch),
+    }
 }
 
 /// The extra repositories as [`prepare`] would give them, without writing
@@ -138,16 +147,7 @@ pub fn sources(req: &RootfsRequest, cache: &Cache) -> Result<Vec<ExtraSource>, R
         .iter()
         .map(|repo| {
             let key_text = fs::read(&repo.key).map_err(cache_err(&repo.key))?;
-            let keyring = repo.keyring_in_image();
-            Ok(ExtraSource {
-                line: repo.source_line(&keyring),
-                key: cache
-                    .dir
-                    .join("apt/keys")
-                    .join(format!("{}.asc", hex::encode(Sha256::digest(&key_text)))),
-                keyring,
-                lists: lists_dir(&cache.dir, repo, &req.arch),
-            })
+            Ok(source(repo, &key_text, &cache.dir, &req.arch))
         })
         .collect()
 }

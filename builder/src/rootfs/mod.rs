@@ -157,14 +157,20 @@ pub struct TreePlan {
     pub cached: (bool, bool),
 }
 
+/// The package lists directories a tree is resolved against: Debian's and
+/// each extra repository's (their Release files are in the tree keys).
+fn index_dirs<'a>(apt: &'a args::AptCache, extra: &'a [args::ExtraSource]) -> Vec<&'a Path> {
+    std::iter::once(apt.lists.as_path())
+        .chain(extra.iter().map(|x| x.lists.as_path()))
+        .collect()
+}
+
 /// What [`bootstrap`] would look for in the cache (see [`TreePlan`]).
 pub fn plan(req: &RootfsRequest, cache: &Cache) -> Result<TreePlan, RootfsError> {
     let apt = cache.apt(&req.suite, &req.arch);
     let extra = extra::sources(req, cache)?;
     let (shared_recipe, board_recipe) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &[]);
-    let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
-        .chain(extra.iter().map(|x| x.lists.as_path()))
-        .collect();
+    let lists = index_dirs(&apt, &extra);
     let files = if lists.iter().all(|l| has_lists(l)) {
         let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
         let (base, board) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &releases);
@@ -231,9 +237,7 @@ pub fn bootstrap(
     // no trace). They are made of the commands as they would read with the
     // cache at one fixed place and a fixed target, so a cache copied to
     // another directory or machine stays warm.
-    let lists: Vec<&Path> = std::iter::once(apt.lists.as_path())
-        .chain(extra.iter().map(|x| x.lists.as_path()))
-        .collect();
+    let lists = index_dirs(&apt, &extra);
     let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
     let (base_key, key) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &releases);
 
