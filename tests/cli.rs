@@ -702,7 +702,9 @@ fn output_dir(dir: &Path, name: &str, board: &str, zst: &[u8], pi: bool) {
         format!("<bmap {name}/>"),
     )
     .unwrap();
-    // The raw image is not a release file (not in SHA256SUMS).
+    // The raw image, listed in SHA256SUMS as a build lists it: not a
+    // release file, and a CI job need not carry it (removed below from
+    // the Pi 4's directory).
     std::fs::write(dir.join(format!("{name}.img")), "raw").unwrap();
     let mut m: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("tests/fixtures/manifest-v1.json")).unwrap(),
@@ -712,6 +714,7 @@ fn output_dir(dir: &Path, name: &str, board: &str, zst: &[u8], pi: bool) {
     m["board"] = board.into();
     std::fs::write(dir.join(format!("{name}.manifest.json")), m.to_string()).unwrap();
     let mut files = vec![
+        format!("{name}.img"),
         format!("{name}.img.zst"),
         format!("{name}.img.bmap"),
         format!("{name}.manifest.json"),
@@ -732,6 +735,9 @@ fn output_dir(dir: &Path, name: &str, board: &str, zst: &[u8], pi: bool) {
         .output()
         .unwrap();
     std::fs::write(dir.join("SHA256SUMS"), o.stdout).unwrap();
+    if board == "rpi4" {
+        std::fs::remove_file(dir.join(format!("{name}.img"))).unwrap();
+    }
 }
 
 fn merge(args: &[&Path], out: &Path, expect: Option<&Path>) -> Output {

@@ -254,6 +254,46 @@ pub fn rootfs_request(r: &Resolved, epoch: i64) -> RootfsRequest {
     }
 }
 
+/// `clic build --tree-only`: the shared Debian tree of the spec's
+/// architecture made (or found) in the tree cache, nothing else: a release
+/// pipeline's tree job, before the board jobs that start from it. Returns
+/// the kept tree's path.
+pub fn shared_tree(r: &Resolved, opts: &BuildOptions) -> Result<PathBuf, BuildError> {
+    let unpinned = crate::spec::apt::unpinned(&r.layers);
+    if !unpinned.is_empty() {
+        return Err(BuildError::Unpinned(unpinned));
+    }
+    let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
+    fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
+    let work = tempfile::Builder::new()
+        .prefix("clic-tree-")
+        .tempdir_in(&work_parent)
+        .map_err(io(format!(
+            "creating a work directory in {}",
+            work_parent.display()
+        )))?;
+    let req = rootfs_request(r, opts.source_date_epoch);
+    let origin = rootfs::bootstrap(
+        &req,
+        &opts.cache,
+        opts.offline,
+        opts.fresh,
+        &work.path().join("root"),
+        rootfs::Until::SharedTree,
+    )?;
+    let key = match &origin {
+        rootfs::Origin::Cached { key } | rootfs::Origin::Bootstrapped { key } => key,
+    };
+    let file = rootfs::shared_tree_file(&req, &opts.cache, key);
+    if !file.is_file() {
+        return Err(BuildError::Internal(format!(
+            "the shared tree could not be kept in the cache ({})",
+            file.display()
+        )));
+    }
+    Ok(file)
+}
+
 pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildOutput, BuildError> {
     let profile = &r.board.profile;
     let seed = seed(r);
@@ -356,7 +396,14 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     // The tree (cached without the binaries) and the binaries, at once.
     let (origin, box_built) = std::thread::scope(|s| {
         let cargo = box_plan.as_ref().map(|p| s.spawn(|| boxbin::build(p)));
-        let origin = rootfs::bootstrap(&req, &opts.cache, opts.offline, opts.fresh, &root);
+        let origin = rootfs::bootstrap(
+            &req,
+            &opts.cache,
+            opts.offline,
+            opts.fresh,
+            &root,
+            rootfs::Until::BoardTree,
+        );
         let built = cargo.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         (origin, built)
     });

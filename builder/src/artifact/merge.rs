@@ -1,7 +1,9 @@
 //! `clic release merge DIR... --out DIR`: one release from the output
 //! directories of several builds (one CI job per board): every file their
-//! `SHA256SUMS` list, one `os_list.json` with every Pi image's entry, one
-//! `SHA256SUMS`. Two files of one name with different bytes are refused;
+//! `SHA256SUMS` list but the raw images (a release publishes `NAME.img.zst`
+//! and `NAME.img.bmap`; the raw image's sha256 stays in the manifest, the
+//! block map and `os_list.json`, and a CI job need not carry it), one
+//! `os_list.json` with every Pi image's entry, one `SHA256SUMS`. Two files of one name with different bytes are refused;
 //! each file is checked against its sum as it is copied; the release
 //! appears whole or not at all.
 
@@ -78,6 +80,7 @@ pub fn read_input(dir: &Path) -> Result<Input, MergeError> {
     let mut files = sums::parse(&fs::read_to_string(&sums_path).map_err(io(&sums_path))?);
     files.remove("SHA256SUMS");
     files.remove(oslist::FILE);
+    files = release_files(files);
     for name in files.keys() {
         if name.contains('/') || name.starts_with('.') {
             return Err(MergeError::Bad {
@@ -110,6 +113,20 @@ pub fn read_input(dir: &Path) -> Result<Input, MergeError> {
         os_list,
         images,
     })
+}
+
+/// A build's listed files less its raw images: `NAME.img` where
+/// `NAME.img.zst` is listed too (pure).
+fn release_files(files: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let raw: Vec<String> = files
+        .keys()
+        .filter(|n| n.ends_with(".img") && files.contains_key(&format!("{n}.zst")))
+        .cloned()
+        .collect();
+    files
+        .into_iter()
+        .filter(|(n, _)| !raw.contains(n))
+        .collect()
 }
 
 /// The merged release (pure): each file name with the directory it is
@@ -289,6 +306,27 @@ mod tests {
         assert_eq!(
             missing(&expected, &m),
             vec![("x".to_owned(), "rpi3".to_owned())]
+        );
+    }
+
+    #[test]
+    fn raw_images_are_left_out_and_other_files_kept() {
+        let listed = |names: &[&str]| -> BTreeMap<String, String> {
+            names
+                .iter()
+                .map(|n| (n.to_string(), "1".repeat(64)))
+                .collect()
+        };
+        let kept = release_files(listed(&[
+            "x.img",
+            "x.img.zst",
+            "x.img.bmap",
+            "alone.img",
+            "x.manifest.json",
+        ]));
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            ["alone.img", "x.img.bmap", "x.img.zst", "x.manifest.json"]
         );
     }
 

@@ -40,6 +40,11 @@ pub struct BuildArgs {
     /// size and sha256) instead of the image's path
     #[arg(long)]
     pub json: bool,
+    /// Only make (or find) the shared Debian tree of the board's
+    /// architecture in the cache, and print its path: no board stage, no
+    /// image (a release pipeline's tree job, before its board jobs)
+    #[arg(long, conflicts_with_all = ["json", "url_base", "name"])]
+    pub tree_only: bool,
 }
 
 /// `clic build --json`. Field order is fixed.
@@ -155,6 +160,11 @@ pub fn run(a: BuildArgs, data_dir: Option<&Path>, cache: Option<&Path>) -> anyho
         source_date_epoch: build::source_date_epoch(&a.spec),
         url_base: a.url_base,
     };
+    if a.tree_only {
+        let tree = build::shared_tree(&r, &opts)?;
+        println!("{}", tree.display());
+        return Ok(());
+    }
     let out_dir = opts.out_dir.clone();
     let started = std::time::SystemTime::now();
     let out = build::build(&r, &data, &opts).inspect_err(|_| {

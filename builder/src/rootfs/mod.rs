@@ -202,19 +202,40 @@ pub enum Origin {
     Bootstrapped { key: String },
 }
 
+/// How far [`bootstrap`] goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// The shared tree of the architecture, in the cache and no further
+    /// (a release pipeline's tree job): `target` is left untouched when
+    /// the cache holds it already.
+    SharedTree,
+    /// The board's whole tree, in `target`.
+    BoardTree,
+}
+
+/// The kept shared tree of `key` (an [`Origin`] of [`Until::SharedTree`]).
+pub fn shared_tree_file(req: &RootfsRequest, cache: &Cache, key: &str) -> PathBuf {
+    cache.dir.join("trees").join(format!(
+        "base-{}-{}-{key}{TREE_SUFFIX}",
+        req.suite, req.arch
+    ))
+}
+
 /// Make the Debian tree in `target` (which must not exist), in two stages
 /// each kept in the tree cache: the shared tree (mmdebstrap of the kernel
 /// and the layers' packages, the same for every board of one
 /// architecture), then the board stage on top of it (the board's and the
 /// spec's packages, and the initramfs with the board's modules). Package
 /// indices are refreshed first unless offline; `fresh` ignores both cached
-/// trees (and replaces them).
+/// trees (and replaces them). With [`Until::SharedTree`], the shared tree
+/// only, and the [`Origin`]'s key is the shared tree's.
 pub fn bootstrap(
     req: &RootfsRequest,
     cache: &Cache,
     offline: bool,
     fresh: bool,
     target: &Path,
+    until: Until,
 ) -> Result<Origin, RootfsError> {
     // Extra repositories first: a bad signature stops the build at once,
     // without waiting for another build's hold on the Debian cache.
@@ -244,7 +265,8 @@ pub fn bootstrap(
     let trees = cache.dir.join("trees");
     let prefix = format!("{}-{}-", req.suite, req.arch);
     let cached = trees.join(format!("{prefix}{key}{TREE_SUFFIX}"));
-    if let Some(found) = kept_tree(&cached).filter(|_| !fresh) {
+    let board_tree = until == Until::BoardTree;
+    if let Some(found) = kept_tree(&cached).filter(|_| !fresh && board_tree) {
         crate::say!("clic: Debian tree from the cache ({})", found.display());
         unpack_tree(&found, target)?;
         if found != cached {
@@ -258,7 +280,16 @@ pub fn bootstrap(
     let native_dir = native.as_ref().map(|n| n.dir.as_path());
     let base_prefix = format!("base-{}-{}-", req.suite, req.arch);
     let base = trees.join(format!("{base_prefix}{base_key}{TREE_SUFFIX}"));
-    if let Some(found) = kept_tree(&base).filter(|_| !fresh) {
+    let kept_base = kept_tree(&base).filter(|_| !fresh);
+    if !board_tree && kept_base.as_deref() == Some(base.as_path()) {
+        crate::say!(
+            "clic: shared {} tree already in the cache ({})",
+            req.arch,
+            base.display()
+        );
+        return Ok(Origin::Cached { key: base_key });
+    }
+    if let Some(found) = kept_base {
         crate::say!(
             "clic: shared {} tree from the cache ({})",
             req.arch,
@@ -298,6 +329,13 @@ pub fn bootstrap(
             }
         );
         save_tree(target, &trees, &base, &base_prefix)?;
+        if !board_tree {
+            return Ok(Origin::Bootstrapped { key: base_key });
+        }
+    }
+    if !board_tree {
+        // A legacy plain tar, kept compressed above.
+        return Ok(Origin::Cached { key: base_key });
     }
     let started = std::time::Instant::now();
     crate::say!(
