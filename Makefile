@@ -82,30 +82,14 @@ bench: deps build
 # to the login prompt; a job that fails is named and the others go on;
 # then `clic release merge` of the jobs that passed into $(RELEASE) (the
 # release directory's path on stdout, missing boards on stderr). Exits
-# non-zero if a job failed, after the merge.
+# non-zero if a job failed, after the merge. The jobs are those of
+# .gitlab-ci.yml (tests/release.sh runs both).
 RELEASE_SPECS ?= $(SPEC)
 RELEASE_BOARDS ?=
 RELEASE ?= $(OUT)/release
 release: deps build
-	@set -uo pipefail; jobs=$(RELEASE).jobs; rm -rf "$$jobs" && mkdir -p "$$jobs" || exit 1; \
-	$(CLIC) plan --json --board-names \
-		$(if $(strip $(RELEASE_BOARDS)),$(foreach b,$(RELEASE_BOARDS),--board $(b)),--all-boards) \
-		$(RELEASE_SPECS) >"$$jobs/plan.json" || exit 1; \
-	failed=(); \
-	while IFS=$$'\t' read -r job spec args; do \
-		echo "release: $$job" >&2; \
-		out="$$jobs/run/$$job"; log="$$jobs/$$job.log"; \
-		if img=$$($(CLIC) build "$$spec" $$args --out "$$out" 2>"$$log") && \
-			$(CLIC) inspect "$$img" >>"$$log" 2>&1 && \
-			$(CLIC) boot "$$img" --until 'login:' --timeout 1800 --quiet >/dev/null 2>>"$$log"; then \
-			mkdir -p "$$jobs/passed" && mv "$$out" "$$jobs/passed/$$job"; \
-		else \
-			echo "release: $$job FAILED (its log: $$log)" >&2; failed+=("$$job"); \
-		fi; \
-	done < <(python3 -c 'import json, sys; [print(j["job"], j["spec"], " ".join(j["build_args"]), sep="\t") for j in json.load(open(sys.argv[1]))["jobs"]]' "$$jobs/plan.json"); \
-	rm -rf "$(RELEASE)"; \
-	$(CLIC) release merge "$$jobs"/passed/* --out "$(RELEASE)" --expect "$$jobs/plan.json" || exit 1; \
-	[ $${#failed[@]} -eq 0 ] || { echo "release: failed: $${failed[*]}" >&2; exit 1; }
+	CLIC=$(CLIC) RELEASE_SPECS="$(RELEASE_SPECS)" RELEASE_BOARDS="$(RELEASE_BOARDS)" \
+		bash tests/release.sh all $(RELEASE).jobs $(RELEASE)
 
 # Regenerate README.md's settings reference (between the
 # settings-reference markers) from the layers' layer.toml.

@@ -41,6 +41,9 @@ pkgs=(ovmf libarchive13 dosfstools mtools fdisk gdisk curl ca-certificates
       librsvg2-bin zbar-tools
       # tests/wifi.rs checks the box's firewall ruleset (`nft -c`).
       nftables
+      # gitlab-ci-local (tests/pipeline.rs) copies the project with rsync;
+      # make release signs with gpg (gnupg, below).
+      rsync
       # The host's dpkg-deb run inside emulated trees (builder/src/rootfs/native.rs).
       patchelf
       # Building u-boot from Debian's source (firmware/u-boot-odroid-c4.toml).
@@ -128,6 +131,20 @@ if [ $need_src -eq 1 ] && [ ! -d "$sysroot/lib/rustlib/src/rust/library/std" ]; 
   if ! out=$(rustup component add rust-src 2>&1); then
     printf '%s\n' "$out" >&2
     exit 1
+  fi
+fi
+# gitlab-ci-local (npm, pinned with its dependencies' hashes in
+# tests/ci/package-lock.json) runs .gitlab-ci.yml locally for
+# tests/pipeline.rs and make bench-release; Node.js from Debian when the
+# machine has none. Not in the pipeline's own jobs (CLIC_CI_TOOLS=0).
+if [ "${CLIC_CI_TOOLS:-1}" != 0 ]; then
+  if ! command -v npm >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  ci_tools=$(cd "$(dirname "$0")/ci" && pwd)
+  if [ "$(cat "$ci_tools/node_modules/.clic-installed" 2>/dev/null)" != "$(sha256sum <"$ci_tools/package-lock.json")" ]; then
+    npm ci --prefix "$ci_tools" --no-audit --no-fund --loglevel=error >/dev/null
+    sha256sum <"$ci_tools/package-lock.json" >"$ci_tools/node_modules/.clic-installed"
   fi
 fi
 echo "install-deps: ok ($(mmdebstrap --version), $(mke2fs -V 2>&1 | sed -n 1p), $(qemu-system-x86_64 --version | sed -n 1p))"

@@ -92,13 +92,15 @@ pub struct Cache {
 
 impl Cache {
     /// `--cache`, `$CLIC_CACHE`, `/var/cache/clic` for root, else
-    /// `$XDG_CACHE_HOME/clic` or `~/.cache/clic`.
+    /// `$XDG_CACHE_HOME/clic` or `~/.cache/clic`. A relative directory is
+    /// made absolute (mmdebstrap's hooks run elsewhere).
     pub fn locate(explicit: Option<&Path>) -> Cache {
-        if let Some(p) = explicit {
-            return Cache { dir: p.to_owned() };
-        }
-        if let Some(p) = std::env::var_os("CLIC_CACHE") {
-            return Cache { dir: p.into() };
+        let given = explicit
+            .map(Path::to_owned)
+            .or_else(|| std::env::var_os("CLIC_CACHE").map(PathBuf::from));
+        if let Some(p) = given {
+            let dir = std::path::absolute(&p).unwrap_or(p);
+            return Cache { dir };
         }
         #[allow(unsafe_code)] // geteuid cannot fail and touches no memory
         let root = unsafe { libc::geteuid() } == 0;
@@ -500,4 +502,18 @@ pub fn installed_packages(root: &Path) -> Result<Vec<dpkg::InstalledPackage>, Ro
     let path = root.join("var/lib/dpkg/status");
     let text = fs::read_to_string(&path).map_err(|source| RootfsError::Status { path, source })?;
     Ok(dpkg::parse_status(&text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relative_cache_is_made_absolute() {
+        let c = Cache::locate(Some(Path::new(".clic-cache")));
+        assert!(c.dir.is_absolute(), "{}", c.dir.display());
+        assert!(c.dir.ends_with(".clic-cache"));
+        let c = Cache::locate(Some(Path::new("/srv/cache")));
+        assert_eq!(c.dir, PathBuf::from("/srv/cache"));
+    }
 }
