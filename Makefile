@@ -9,7 +9,7 @@ FIRMWARE ?= bios
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build image test test-boards test-kiosk unit lint bench release readme install clean
+.PHONY: all deps build image test test-boards test-kiosk unit lint bench bench-release release readme install clean
 
 all: build
 
@@ -68,13 +68,22 @@ lint:
 # (amd64), then the arm64 Pi boards (BENCH_NAIVE=0 skips the ~25-minute
 # arm64 baseline), then flashing (clic flash vs bmaptool vs dd) and zstd
 # vs xz on the default image, then the default image against the default
-# before participation (tests/bench-default.sh: idle RAM, compressed size).
+# before participation (tests/bench-default.sh: idle RAM, compressed size),
+# then a release of two boards on one machine and as the GitLab pipeline
+# (tests/bench-release.sh).
 bench: deps build
 	bash tests/bench.sh
 	bash tests/bench-boards.sh
 	bash tests/bench-flash.sh
 	bash tests/bench-content.sh
 	bash tests/bench-default.sh
+	bash tests/bench-release.sh
+
+# A release of two boards (tests/bench-release.sh): on one machine (make
+# release) and as the GitLab pipeline (gitlab-ci-local), its critical
+# path and the ratio.
+bench-release: deps build
+	bash tests/bench-release.sh
 
 # A release on one machine: the jobs of `clic plan` (RELEASE_SPECS for
 # every board they build for, or only RELEASE_BOARDS; each image named

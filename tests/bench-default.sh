@@ -15,7 +15,8 @@
 #                      goal: 1 MB); and the bound with a copy every
 #                      IDLE seconds
 # Both builds share one cache directory (the Debian package cache; a new
-# one unless BENCH_CACHE names one); each
+# one unless BENCH_CACHE names one; BENCH_BASELINE=0 skips the previous
+# default); each
 # is booted once from a fresh copy of its image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -115,9 +116,17 @@ measure() { # TAG SPEC: sets size_TAG, ram_TAG, boot_TAG, services_TAG
 echo "bench: $SPEC against $BASE (the previous default), $(nproc) cores, $(date -u +%F)"
 ssh-keygen -q -t ed25519 -N '' -C bench -f "$work/key"
 printf 'admin_ssh_key=%s\n' "$(cat "$work/key.pub")" >"$work/clic.txt"
-measure base "$BASE"
+# BENCH_BASELINE=0: the default box alone (the previous one's columns
+# empty), e.g. for a long IDLE window.
+if [ "${BENCH_BASELINE:-1}" = 0 ]; then
+  echo "bench: baseline skipped (BENCH_BASELINE=0)"
+  for v in size ram boot writes window copy bound; do printf -v "${v}_base" '%s' '-'; done
+  services_base=-
+else
+  measure base "$BASE"
+fi
 measure new "$SPEC"
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+mib() { awk -v b="$1" 'BEGIN { if (b == "-") print "-"; else printf "%.1f", b / 1048576 }'; }
 
 printf '\n%-36s %14s %14s %8s %8s\n' "default image" "previous" "now" "ratio" "goal"
 printf '%-36s %14s %14s %8s %8s\n' "compressed image (.img.zst), MiB" "$(mib "$size_base")" "$(mib "$size_new")" \
