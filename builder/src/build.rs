@@ -254,6 +254,19 @@ pub fn rootfs_request(r: &Resolved, epoch: i64) -> RootfsRequest {
     }
 }
 
+/// A new work directory (removed when dropped) in `--workdir` or $TMPDIR.
+fn work_dir(opts: &BuildOptions, prefix: &str) -> Result<tempfile::TempDir, BuildError> {
+    let parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
+    fs::create_dir_all(&parent).map_err(io(format!("creating {}", parent.display())))?;
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&parent)
+        .map_err(io(format!(
+            "creating a work directory in {}",
+            parent.display()
+        )))
+}
+
 /// `clic build --tree-only`: the shared Debian tree of the spec's
 /// architecture made (or found) in the tree cache, nothing else: a release
 /// pipeline's tree job, before the board jobs that start from it. Returns
@@ -263,15 +276,7 @@ pub fn shared_tree(r: &Resolved, opts: &BuildOptions) -> Result<PathBuf, BuildEr
     if !unpinned.is_empty() {
         return Err(BuildError::Unpinned(unpinned));
     }
-    let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
-    fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
-    let work = tempfile::Builder::new()
-        .prefix("clic-tree-")
-        .tempdir_in(&work_parent)
-        .map_err(io(format!(
-            "creating a work directory in {}",
-            work_parent.display()
-        )))?;
+    let work = work_dir(opts, "clic-tree-")?;
     let req = rootfs_request(r, opts.source_date_epoch);
     let origin = rootfs::bootstrap(
         &req,
@@ -340,15 +345,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     if let Some(l) = &log {
         crate::say!("clic: full log of this build: {}", l.path().display());
     }
-    let work_parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
-    fs::create_dir_all(&work_parent).map_err(io(format!("creating {}", work_parent.display())))?;
-    let work = tempfile::Builder::new()
-        .prefix("clic-build-")
-        .tempdir_in(&work_parent)
-        .map_err(io(format!(
-            "creating a work directory in {}",
-            work_parent.display()
-        )))?;
+    let work = work_dir(opts, "clic-build-")?;
     let root = work.path().join("root");
     let mut steps = Steps::new(6);
 
