@@ -169,11 +169,14 @@ again)
   [ $# -eq 2 ] || die "usage: release.sh again DIR BOARD"
   dir=$1 board=$2
   mkdir -p "$dir/again" || exit 2
+  n=0
   while IFS=$'\t' read -r job spec _name _board args; do
     read -ra a <<<"$args"
     echo "release: $job again" >&2
     "$CLIC" build "$spec" "${a[@]}" --out "$dir/again/$job" >/dev/null || exit 1
+    n=$((n + 1))
   done < <(plan_jobs "$dir" "$board")
+  [ $n -gt 0 ] || echo "release: no job for $board in this release's plan: nothing built again" >&2
   ;;
 compare)
   [ $# -eq 1 ] || die "usage: release.sh compare DIR"
@@ -199,7 +202,7 @@ compare)
     [ $bad -eq 1 ] || echo "release: $job: the two builds are the same, byte for byte ($(grep -c . "$first/SHA256SUMS") files)" >&2
   done
   [ $n -gt 0 ] || {
-    echo "release: nothing to compare" >&2
+    echo "release: nothing to compare (is REPRO_BOARD one of this release's boards?)" >&2
     exit 1
   }
   exit $bad
