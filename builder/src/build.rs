@@ -254,6 +254,16 @@ pub fn rootfs_request(r: &Resolved, epoch: i64) -> RootfsRequest {
     }
 }
 
+/// Extra apt repositories are used only with a pinned key.
+fn refuse_unpinned(r: &Resolved) -> Result<(), BuildError> {
+    let unpinned = crate::spec::apt::unpinned(&r.layers);
+    if unpinned.is_empty() {
+        Ok(())
+    } else {
+        Err(BuildError::Unpinned(unpinned))
+    }
+}
+
 /// A new work directory (removed when dropped) in `--workdir` or $TMPDIR.
 fn work_dir(opts: &BuildOptions, prefix: &str) -> Result<tempfile::TempDir, BuildError> {
     let parent = opts.workdir.clone().unwrap_or_else(std::env::temp_dir);
@@ -272,10 +282,7 @@ fn work_dir(opts: &BuildOptions, prefix: &str) -> Result<tempfile::TempDir, Buil
 /// pipeline's tree job, before the board jobs that start from it. Returns
 /// the kept tree's path.
 pub fn shared_tree(r: &Resolved, opts: &BuildOptions) -> Result<PathBuf, BuildError> {
-    let unpinned = crate::spec::apt::unpinned(&r.layers);
-    if !unpinned.is_empty() {
-        return Err(BuildError::Unpinned(unpinned));
-    }
+    refuse_unpinned(r)?;
     let work = work_dir(opts, "clic-tree-")?;
     let req = rootfs_request(r, opts.source_date_epoch);
     let origin = rootfs::bootstrap(
@@ -304,11 +311,7 @@ pub fn build(r: &Resolved, data: &DataDir, opts: &BuildOptions) -> Result<BuildO
     let seed = seed(r);
     let epoch = opts.source_date_epoch;
     let bootloader = loader::by_name(&profile.boot.loader)?;
-    // Extra apt repositories are used only with a pinned key.
-    let unpinned = crate::spec::apt::unpinned(&r.layers);
-    if !unpinned.is_empty() {
-        return Err(BuildError::Unpinned(unpinned));
-    }
+    refuse_unpinned(r)?;
     // Firmware the board needs, checked (and fetched) before any work.
     let fetching = crate::ui::Stage::start("firmware and content");
     let firmware = load_firmware(&profile.boot, &data.root, &opts.cache.dir, opts.offline)?;

@@ -3,9 +3,10 @@
 //! `SHA256SUMS` list but the raw images (a release publishes `NAME.img.zst`
 //! and `NAME.img.bmap`; the raw image's sha256 stays in the manifest, the
 //! block map and `os_list.json`, and a CI job need not carry it), one
-//! `os_list.json` with every Pi image's entry, one `SHA256SUMS`. Two files of one name with different bytes are refused;
-//! each file is checked against its sum as it is copied; the release
-//! appears whole or not at all.
+//! `os_list.json` with every Pi image's entry, one `SHA256SUMS`. Two files
+//! of one name with different bytes are refused; each file is checked
+//! against its sum as it is copied; the release appears whole or not at
+//! all.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};

@@ -177,7 +177,7 @@ pub fn plan(req: &RootfsRequest, cache: &Cache) -> Result<TreePlan, RootfsError>
         let releases = treecache::releases_of(&lists).map_err(cache_err(&apt.lists))?;
         let (base, board) = treecache::tree_keys(req, &apt, &extra, &cache.dir, &releases);
         Some((
-            format!("base-{}-{}-{base}{TREE_SUFFIX}", req.suite, req.arch),
+            shared_tree_name(req, &base),
             format!("{}-{}-{board}{TREE_SUFFIX}", req.suite, req.arch),
         ))
     } else {
@@ -215,12 +215,14 @@ pub enum Until {
     BoardTree,
 }
 
+/// The file name of the kept shared tree of `key`.
+fn shared_tree_name(req: &RootfsRequest, key: &str) -> String {
+    format!("base-{}-{}-{key}{TREE_SUFFIX}", req.suite, req.arch)
+}
+
 /// The kept shared tree of `key` (an [`Origin`] of [`Until::SharedTree`]).
 pub fn shared_tree_file(req: &RootfsRequest, cache: &Cache, key: &str) -> PathBuf {
-    cache.dir.join("trees").join(format!(
-        "base-{}-{}-{key}{TREE_SUFFIX}",
-        req.suite, req.arch
-    ))
+    cache.dir.join("trees").join(shared_tree_name(req, key))
 }
 
 /// Make the Debian tree in `target` (which must not exist), in two stages
@@ -276,12 +278,8 @@ pub fn bootstrap(
         }
         return Ok(Origin::Cached { key });
     }
-    // Not in the keys above: it changes how fast the tree is made, not
-    // the tree.
-    let native = native::prepare(&req.arch);
-    let native_dir = native.as_ref().map(|n| n.dir.as_path());
     let base_prefix = format!("base-{}-{}-", req.suite, req.arch);
-    let base = trees.join(format!("{base_prefix}{base_key}{TREE_SUFFIX}"));
+    let base = shared_tree_file(req, cache, &base_key);
     let kept_base = kept_tree(&base).filter(|_| !fresh);
     if !board_tree && kept_base.as_deref() == Some(base.as_path()) {
         crate::say!(
@@ -291,7 +289,11 @@ pub fn bootstrap(
         );
         return Ok(Origin::Cached { key: base_key });
     }
-    if let Some(found) = kept_base {
+    // Not in the keys above: it changes how fast the tree is made, not
+    // the tree.
+    let native = native::prepare(&req.arch);
+    let native_dir = native.as_ref().map(|n| n.dir.as_path());
+    let shared = if let Some(found) = kept_base {
         crate::say!(
             "clic: shared {} tree from the cache ({})",
             req.arch,
@@ -299,7 +301,11 @@ pub fn bootstrap(
         );
         unpack_tree(&found, target)?;
         if found != base {
+            // A legacy plain tar, kept compressed from now on.
             save_tree(target, &trees, &base, &base_prefix)?;
+        }
+        Origin::Cached {
+            key: base_key.clone(),
         }
     } else {
         let started = std::time::Instant::now();
@@ -331,13 +337,12 @@ pub fn bootstrap(
             }
         );
         save_tree(target, &trees, &base, &base_prefix)?;
-        if !board_tree {
-            return Ok(Origin::Bootstrapped { key: base_key });
+        Origin::Bootstrapped {
+            key: base_key.clone(),
         }
-    }
+    };
     if !board_tree {
-        // A legacy plain tar, kept compressed above.
-        return Ok(Origin::Cached { key: base_key });
+        return Ok(shared);
     }
     let started = std::time::Instant::now();
     crate::say!(
