@@ -20,9 +20,10 @@ BIN_TIMEOUT=${BIN_TIMEOUT:-3000}
 # Longest first (measured on a fresh machine with an empty cache, 2026-12-06,
 # before the default image was shared and boxbin built less: image 2500 s,
 # boxbin 1890, odroid 1785, box 713 + ~1200 for its power-cut test,
-# firstrun 1103, participation 597; pipeline about 900, measured alone);
+# participation 597; pipeline about 900, measured alone; firstrun.rs, 1103,
+# since folded into image.rs);
 # binaries not named here run after these, in name order.
-ORDER=(image odroid box boxbin pipeline firstrun participation wifi apt content armel)
+ORDER=(image odroid box boxbin pipeline participation wifi apt content armel)
 logs=${CARGO_TARGET_DIR:-target}/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
