@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use common::{assert_wifi_firmware, clic, inspect_report, repo, run, tail};
+use common::{assert_wifi_firmware, clic, inspect_report, repo, tail};
 
 fn work() -> PathBuf {
     common::work_dir("clic-image-tests")
@@ -32,153 +32,14 @@ fn image() -> &'static Path {
     IMAGE.get_or_init(|| common::default_image(&work().join("a")))
 }
 
-/// The default spec built for another board, once.
-fn board_image(board: &'static str) -> &'static Path {
-    static IMAGES: common::Made<PathBuf> = common::Made::new();
-    IMAGES.get(board, || {
-        let out = work().join(board);
-        build(&out, &["--board", board]);
-        out.join(format!("{NAME}.img"))
-    })
-}
-
 fn boot_and_fetch(firmware: &str) {
-    boot_image_and_fetch(image(), firmware, "amd64");
-}
-
-fn boot_image_and_fetch(img: &Path, firmware: &str, tag: &str) {
-    let log = work().join(format!("serial-{tag}-{firmware}.log"));
-    let serial = common::boot_to_login(
-        clic(),
-        img,
-        &log,
-        &[
-            "--firmware",
-            firmware,
-            "--http-expect",
-            "Cette boîte CLIC! fonctionne.",
-        ],
-    );
-    // GRUB ran from our image, then Debian's kernel found root by PARTUUID.
-    assert!(
-        serial.contains("root=PARTUUID="),
-        "kernel command line not seen:\n{}",
-        tail(&serial, 40)
-    );
-    assert!(serial.contains("clic login:"), "{}", tail(&serial, 40));
-}
-
-/// The default spec built for `board` passes `clic inspect`, its Wi-Fi
-/// firmware files are in it, and it boots (with `firmware`) and serves
-/// the box's page.
-fn board_inspects_and_boots(board: &'static str, firmware: &str, wifi: &[&str]) {
-    let _tidy = common::Tidy::new(work().join(board));
-    let img = board_image(board);
-    assert_wifi_firmware(&inspect_report(img), wifi);
-    boot_image_and_fetch(img, firmware, board);
+    common::boot_and_serve(image(), firmware, "amd64", &work());
 }
 
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
 fn i386_boots_with_seabios_from_an_mbr_disk_and_serves_http() {
-    board_inspects_and_boots("ordinosaure-i386", "bios", &[]);
-}
-
-/// The Pi 3 image on QEMU's raspi3b: kernel, initrd, device tree and
-/// cmdline.txt come from the image's own FAT boot partition, the root is
-/// found by PARTUUID on the SD card, nginx answers through usb-net.
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
-    board_inspects_and_boots(
-        "rpi3",
-        "none",
-        // firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
-        &[
-            "brcm/brcmfmac43430-sdio.bin",
-            "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt",
-            "brcm/brcmfmac43455-sdio.bin",
-            "brcm/brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt",
-        ],
-    );
-}
-
-/// The Pi 4 image: its own kernel, initramfs and cmdline.txt on QEMU's virt
-/// machine (raspi4b cannot boot Debian's bcm2711 device tree), root by
-/// PARTUUID on the virtio disk. Booted with 512 MB until the box says it
-/// has settled: every service of the default box runs (none failed), and
-/// agora, the participation service, uses at most 15 MiB (its main
-/// process's RSS, arm64) at rest.
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rpi4_boots_its_own_kernel_on_qemu_virt() {
-    let _tidy = common::Tidy::new(work().join("rpi4"));
-    let img = board_image("rpi4");
-    inspect_report(img);
-    let log = work().join("serial-rpi4-ready.log");
-    let port = common::free_port();
-    let out = run({
-        let mut c = clic();
-        c.arg("boot")
-            .arg(img)
-            .args(["--firmware", "none", "--memory", "512M"])
-            .args([
-                "--until",
-                "clic-ready:.*memory",
-                "--timeout",
-                "1200",
-                "--quiet",
-            ])
-            .args(["--forward", &format!("127.0.0.1:{port}:80")])
-            .args(["--http-check", "/agora/"])
-            .arg("--log")
-            .arg(&log);
-        c
-    });
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP 200 from"), "{err}");
-    let serial = String::from_utf8_lossy(&std::fs::read(&log).unwrap()).into_owned();
-    assert!(serial.contains("root=PARTUUID="), "{}", tail(&serial, 40));
-    assert!(
-        !serial.contains("clic-ready: FAILED"),
-        "a service failed:\n{}",
-        tail(&serial, 60)
-    );
-    let agora = regex::Regex::new(
-        r"clic-ready: agora\.service uses (\d+) MiB of its \d+ MiB \(main process RSS (\d+) MiB\)",
-    )
-    .unwrap();
-    let c = agora
-        .captures(&serial)
-        .unwrap_or_else(|| panic!("agora's use at rest not said:\n{}", tail(&serial, 60)));
-    let rss: u64 = c[2].parse().unwrap();
-    assert!(
-        rss <= 15,
-        "agora uses {rss} MiB at rest on arm64 (at most 15)"
-    );
-    let ready: Vec<&str> = serial
-        .lines()
-        .filter(|l| l.contains("clic-ready:"))
-        .collect();
-    eprintln!("rpi4 (arm64) on 512 MB, at rest:\n  {}", ready.join("\n  "));
-}
-
-/// The Zero 2 W image is the Pi 3 layout with its own device tree; QEMU has
-/// no model of it, so it is checked statically.
-#[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rpi_zero2w_passes_the_static_boot_check() {
-    let _tidy = common::Tidy::new(work().join("rpi-zero2w"));
-    let img = board_image("rpi-zero2w");
-    inspect_report(img);
-    let out = run({
-        let mut c = clic();
-        c.arg("inspect").arg(img);
-        c
-    });
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("ok   file boot:/bcm2837-rpi-zero-2-w.dtb")
-    );
+    common::board_inspects_and_boots("ordinosaure-i386", "bios", &[], &work());
 }
 
 /// `clic inspect` passes on the image as built and fails once GRUB's

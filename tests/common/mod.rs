@@ -5,6 +5,7 @@
 //! - the repository, the test work directories under target/tmp/, the
 //!   `clic` binary as a [`Command`] and [`run`] for commands that must pass;
 //! - images: [`build`], [`Made`] (one image per board per test binary),
+//!   [`default_spec_image`] (the default spec for one board),
 //!   the manifest next to an image, `clic inspect --json`;
 //! - rendering a spec's layers the way `clic build` does, without root;
 //! - booting under QEMU: [`boot_to_login`] in the foreground, and
@@ -262,6 +263,58 @@ impl<T> Made<T> {
         made.push((key, v));
         v
     }
+}
+
+/// The default spec (`specs/clic-ordinosaure.toml`) built for `board` in
+/// `work/BOARD/`, once per test binary; the image.
+pub fn default_spec_image(board: &'static str, work: &Path) -> &'static Path {
+    static IMAGES: Made<PathBuf> = Made::new();
+    IMAGES.get(board, || {
+        let out = work.join(board);
+        build(
+            clic(),
+            "specs/clic-ordinosaure.toml",
+            &out,
+            &["--board", board],
+        );
+        out.join("clic-ordinosaure.img")
+    })
+}
+
+/// Boot a default-spec image (with `firmware`) to a login prompt: the
+/// box's page answers with its welcome sentence, the kernel found root by
+/// PARTUUID. The serial log is kept in `work/serial-TAG-FIRMWARE.log`.
+pub fn boot_and_serve(img: &Path, firmware: &str, tag: &str, work: &Path) {
+    let log = work.join(format!("serial-{tag}-{firmware}.log"));
+    let serial = boot_to_login(
+        clic(),
+        img,
+        &log,
+        &[
+            "--firmware",
+            firmware,
+            "--http-expect",
+            "Cette boîte CLIC! fonctionne.",
+        ],
+    );
+    // The boot loader ran from the image, then Debian's kernel found root
+    // by PARTUUID.
+    assert!(
+        serial.contains("root=PARTUUID="),
+        "kernel command line not seen:\n{}",
+        tail(&serial, 40)
+    );
+    assert!(serial.contains("clic login:"), "{}", tail(&serial, 40));
+}
+
+/// The default spec built for `board` passes `clic inspect`, its Wi-Fi
+/// firmware files are in it, and it boots (with `firmware`) and serves
+/// the box's page; its image is removed after.
+pub fn board_inspects_and_boots(board: &'static str, firmware: &str, wifi: &[&str], work: &Path) {
+    let _tidy = Tidy::new(work.join(board));
+    let img = default_spec_image(board, work);
+    assert_wifi_firmware(&inspect_report(img), wifi);
+    boot_and_serve(img, firmware, board, work);
 }
 
 /// The admin password the first boot wrote on the image's FAT partition
