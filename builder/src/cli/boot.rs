@@ -26,7 +26,8 @@ pub struct BootArgs {
     /// Give up after this many seconds
     #[arg(long, default_value_t = 300)]
     pub timeout: u64,
-    /// Once booted, GET this path through the first forwarded port and
+    /// Once booted, GET this path through the forward to the guest's port
+    /// 80 (else the first forward) and
     /// require HTTP 200 (retried for what is left of --timeout, at least
     /// 120 s: a loaded machine may take long to get the guest its address)
     #[arg(long, value_name = "PATH")]
@@ -212,7 +213,12 @@ pub fn run(a: BootArgs, data_dir: Option<&Path>) -> anyhow::Result<()> {
         log: a.log.clone(),
         keep_running: a.keep_running.then_some(Duration::MAX),
     };
-    let check_target = match (&a.http_check, forwards.first()) {
+    // The forward to the guest's port 80, else the first one.
+    let web = forwards
+        .iter()
+        .find(|f| f.guest_port == 80)
+        .or(forwards.first());
+    let check_target = match (&a.http_check, web) {
         (Some(path), Some(f)) => Some((f.host_addr.to_string(), f.host_port, path.clone())),
         (Some(_), None) => return Err(usage("--http-check needs a --forward HOSTPORT:80".into())),
         _ => None,
