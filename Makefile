@@ -73,6 +73,7 @@ lint:
 # (tests/bench-release.sh).
 bench: deps build
 	bash tests/bench.sh
+	bash tests/bench-speed.sh
 	bash tests/bench-boards.sh
 	bash tests/bench-flash.sh
 	bash tests/bench-content.sh

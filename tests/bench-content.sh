@@ -58,3 +58,5 @@ printf '  %-34s %8s s %6s MB/s\n' "mkfs: files into the data ext4" "$mkfs_s" "$(
 printf '  %-34s %8s s %6s MB/s\n' "total: cache -> filesystem image" "$total_s" "$(mbs "$total_s")"
 printf '  %-34s %8s s %6s MB/s\n' "baseline: cp + sync" "$cp_s" "$(mbs "$cp_s")"
 printf '  %-34s %8s\n' "clic total / cp" "$(ratio "$total_s" "$cp_s")"
+# As a throughput (the issue's goal: at least 0.8 of cp's).
+bench_result "content staging: clic / cp throughput" "$(mbs "$total_s")" MB/s "cp + sync" "$(mbs "$cp_s")" "$(ratio "$cp_s" "$total_s")"

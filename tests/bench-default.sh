@@ -139,5 +139,10 @@ printf '%-36s %14s %14s %8s %8s\n' "disk writes at rest, MiB per hour" "$writes_
 printf '%-36s %14s %14s %8s\n' "  at rest between copies, MiB/h" "$window_base" "$window_new" "$(ratio "$window_new" "$window_base")"
 printf '%-36s %14s %14s %8s\n' "  one journal copy, MiB" "$copy_base" "$copy_new" "$(ratio "$copy_new" "$copy_base")"
 printf '%-36s %14s %14s %8s\n' "  bound: a copy every IDLE s, MiB/h" "$bound_base" "$bound_new" "$(ratio "$bound_new" "$bound_base")"
+bench_result "default image: compressed size" "$(mib "$size_new")" MiB "previous default" "$(mib "$size_base")" \
+  "$(ratio "$size_new" "$size_base")"
+bench_result "default image: idle RAM on 512 MB" "$ram_new" MiB "previous default" "$ram_base" "$(ratio "$ram_new" "$ram_base")"
+bench_result "default image: disk writes at rest" "$writes_new" MiB/h "previous default" "$writes_base" \
+  "$(ratio "$writes_new" "$writes_base")"
 printf '\nservices at rest (previous): %s\n' "${services_base:-none capped}"
 printf 'services at rest (now):      %s\n' "${services_new:-none capped}"

@@ -12,6 +12,7 @@
 #      $IMAGE, else the one tests/image.rs left, else out/, else built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tests/bench-lib.sh
 CLIC=${CLIC:-target/release/clic}
 SPEC=${SPEC:-specs/clic-ordinosaure.toml}
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/clic-bench-flash.XXXXXX")
@@ -69,6 +70,8 @@ printf '%-44s %8s %14s\n' "writer" "seconds" "vs clic flash"
 printf '%-44s %8s %14s\n' "clic flash (write + read-back verify)" "$t_clic" "1.00"
 printf '%-44s %8s %14s\n' "bmaptool copy (checksums while reading)" "$t_bmap" "$(ratio "$t_bmap" "$t_clic")"
 printf '%-44s %8s %14s\n' "dd bs=4M conv=fsync (every byte)" "$t_dd" "$(ratio "$t_dd" "$t_clic")"
+bench_result "flash: clic flash / bmaptool copy" "$t_clic" s "bmaptool copy" "$t_bmap" "$(ratio "$t_clic" "$t_bmap")"
+bench_result "flash: clic flash / dd" "$t_clic" s "dd bs=4M conv=fsync" "$t_dd" "$(ratio "$t_clic" "$t_dd")"
 grep -h "written and verified" "$work/flash.log" | sed 's/^clic: /  clic: /' || true
 rm -f "$img" "$img.zst" "$img.bmap"
 

@@ -55,3 +55,40 @@ PY
 }
 # card_put IMG FILE NAME: FILE as NAME on IMG's FAT partition.
 card_put() { mcopy -o -i "$1@@$(card_fat "$1")" "$2" "::/$3"; }
+# bench_result NAME VALUE UNIT BASELINE_NAME BASELINE_VALUE RATIO: one row
+# of target/bench/results.json (a row of that name replaced), with the
+# date and the machine's cores, so that runs can be compared; "-" for a
+# value there is none of.
+bench_result() {
+  mkdir -p target/bench
+  python3 - "$@" <<'PY'
+import datetime, json, os, platform, sys
+name, value, unit, base_name, base_value, ratio = sys.argv[1:7]
+path = "target/bench/results.json"
+try:
+    with open(path) as f:
+        rows = json.load(f)
+except (OSError, ValueError):
+    rows = []
+def num(v):
+    try:
+        return float(v)
+    except ValueError:
+        return None
+row = {
+    "name": name,
+    "value": num(value),
+    "unit": unit,
+    "baseline": base_name,
+    "baseline_value": num(base_value),
+    "ratio": num(ratio),
+    "date": datetime.date.today().isoformat(),
+    "machine": "%d cores, %s" % (os.cpu_count(), platform.machine()),
+}
+rows = [r for r in rows if r.get("name") != name] + [row]
+with open(path + ".tmp", "w") as f:
+    json.dump(rows, f, indent=1)
+    f.write("\n")
+os.replace(path + ".tmp", path)
+PY
+}
