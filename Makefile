@@ -9,7 +9,7 @@ FIRMWARE ?= bios
 PREFIX ?= /usr/local
 DESTDIR ?=
 
-.PHONY: all deps build image test test-boards test-kiosk unit lint bench bench-release release readme install clean
+.PHONY: all deps build image test test-boards test-release test-power test-kiosk unit lint bench bench-release release readme install clean
 
 all: build
 
@@ -29,13 +29,15 @@ image: deps build
 # Everything: lints, unit tests, then the integration tests that build real
 # images with mmdebstrap and boot them under QEMU (needs root and the
 # Debian mirror; the first run fills the package cache).
-# Boots beyond what every run must prove (tests named extra_boot_*) are
-# left to test-boards.
+# Checks beyond what every run must prove (tests named extra_*) are left
+# to test-boards (extra_boot_*, extra_odroid_*), test-release
+# (extra_pipeline_*) and test-power (all 20 power cuts); make test must
+# stay well inside CI's 90 minutes on 2 cores.
 # The integration test binaries run two at a time (tests/run-integration.sh).
 test: deps lint
 	$(CARGO) test --locked --workspace --lib --bins
 	$(CARGO) test --locked -p clic-agora -p clic-admin --test '*'
-	bash tests/run-integration.sh --include-ignored --test-threads=2 --skip extra_boot_
+	bash tests/run-integration.sh --include-ignored --test-threads=2 --skip extra_
 
 # Build the default spec for every board profile and run the static boot
 # check on each image (boards of one architecture share the Debian tree;
@@ -49,7 +51,16 @@ test-boards: deps build
 		img=$$($(CLIC) build $$spec --board $$b --out $(OUT)/$$b); \
 		$(CLIC) inspect "$$img"; \
 	done
-	$(CARGO) test --locked --workspace -- --ignored --test-threads=2 extra_boot_
+	$(CARGO) test --locked --workspace -- --ignored --test-threads=2 extra_boot_ extra_odroid_
+
+# The release pipeline (.gitlab-ci.yml) run whole by gitlab-ci-local on two
+# boards, against make release (tests/pipeline.rs; about 15 minutes).
+test-release: deps
+	$(CARGO) test --locked --test pipeline -- --ignored --nocapture extra_pipeline_
+
+# The power-cut test at all 20 of its points (make test cuts at 12).
+test-power: deps
+	CLIC_POWER_CUTS=all $(CARGO) test --locked --test box -- --ignored --nocapture power_cuts
 
 # The kiosk layer on its own image, its screen read through QEMU's
 # screendump (tests/kiosk.rs; 5 to 10 minutes, skipped by make test).

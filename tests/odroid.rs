@@ -13,6 +13,11 @@
 //! Debian's u-boot from the image (N2) or compiled from Debian's source
 //! (C4, from deb.debian.org, which CI reaches), sector placement, the
 //! check — is real. The test says which it used.
+//!
+//! Run by `make test-boards` (about 40 minutes of a `make test` lane on 2
+//! cores: the Amlogic u-boot from source, the armhf tree; more than `make
+//! test` can give); the layouts' rules are unit tests of the builder
+//! (builder/src/disk/image_tests.rs).
 
 mod common;
 
@@ -224,8 +229,8 @@ fn image(board: &'static str) -> &'static (PathBuf, PathBuf) {
 }
 
 #[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_xu4_places_its_blobs_at_their_sectors() {
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_odroid_xu4_places_its_blobs_at_their_sectors() {
     let (img, data) = image("odroid-xu4");
     // BL1, BL2, u-boot, TrustZone, cleared environment.
     static_check(img, data, "odroid-xu4", 5, ("BL2", 31));
@@ -250,15 +255,15 @@ fn amlogic_check(img: &Path, data: &Path, board: &str) -> Vec<u8> {
 }
 
 #[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_n2_places_the_fip_around_the_mbr() {
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_odroid_n2_places_the_fip_around_the_mbr() {
     let (img, data) = image("odroid-n2");
     amlogic_check(img, data, "odroid-n2");
 }
 
 #[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn odroid_c4_signs_u_boot_built_from_debian_source() {
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_odroid_c4_signs_u_boot_built_from_debian_source() {
     let (img, data) = image("odroid-c4");
     let bytes = amlogic_check(img, data, "odroid-c4");
     // The BL33 in the FIP (Amlogic signs it, does not encrypt it) is, byte

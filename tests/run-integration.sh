@@ -23,7 +23,7 @@ BIN_TIMEOUT=${BIN_TIMEOUT:-3000}
 # participation 597; pipeline about 900, measured alone; firstrun.rs, 1103,
 # since folded into image.rs);
 # binaries not named here run after these, in name order.
-ORDER=(image odroid box boxbin pipeline pi participation wifi apt content armel)
+ORDER=(pi image box boxbin participation wifi apt content armel)
 logs=${CARGO_TARGET_DIR:-target}/test-logs
 rm -rf "$logs"
 mkdir -p "$logs"
