@@ -30,7 +30,7 @@ image: deps build
 # images with mmdebstrap and boot them under QEMU (needs root and the
 # Debian mirror; the first run fills the package cache).
 # Checks beyond what every run must prove (tests named extra_*) are left
-# to test-boards (extra_boot_*, extra_odroid_*), test-release
+# to test-boards (extra_boot_*, extra_odroid_*, extra_pi_*), test-release
 # (extra_pipeline_*) and test-power (all 20 power cuts); make test must
 # stay well inside CI's 90 minutes on 2 cores.
 # The integration test binaries run two at a time (tests/run-integration.sh).
@@ -51,7 +51,7 @@ test-boards: deps build
 		img=$$($(CLIC) build $$spec --board $$b --out $(OUT)/$$b); \
 		$(CLIC) inspect "$$img"; \
 	done
-	$(CARGO) test --locked --workspace -- --ignored --test-threads=2 extra_boot_ extra_odroid_
+	$(CARGO) test --locked --workspace -- --ignored --test-threads=2 extra_boot_ extra_odroid_ extra_pi_
 
 # The release pipeline (.gitlab-ci.yml) run whole by gitlab-ci-local on two
 # boards, against make release (tests/pipeline.rs; about 15 minutes).

@@ -1,9 +1,11 @@
 //! The default spec on the Raspberry Pis of arm64 (the Pi 3, 4 and Zero
 //! 2 W, which share one Debian tree with the Amlogic Odroids of
-//! tests/odroid.rs): each image passes `clic inspect`, the Pi 3 boots on
-//! QEMU's raspi3b from its own boot partition, the Pi 4 its own kernel on
-//! QEMU's virt machine with every service up. Split from tests/image.rs
-//! (the x86 images) so that `make test`'s two lanes share the work.
+//! tests/odroid.rs): in `make test`, the Pi 3 image passes `clic inspect`
+//! with its Wi-Fi firmware and the Pi 4 boots its own kernel on QEMU's
+//! virt machine with every service up; `make test-boards` also boots the
+//! Pi 3 on QEMU's raspi3b and checks the Zero 2 W (extra_*). Split from
+//! tests/image.rs (the x86 images) so that `make test`'s two lanes share
+//! the work.
 //!
 //! Needs root, the Debian mirror and minutes: `#[ignore]`d for a plain
 //! `cargo test`, run by `make test`. Serial logs are kept in
@@ -19,24 +21,32 @@ fn work() -> PathBuf {
     common::work_dir("clic-pi-tests")
 }
 
-/// The Pi 3 image on QEMU's raspi3b: kernel, initrd, device tree and
-/// cmdline.txt come from the image's own FAT boot partition, the root is
-/// found by PARTUUID on the SD card, nginx answers through usb-net.
+/// firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
+const RPI3_WIFI: &[&str] = &[
+    "brcm/brcmfmac43430-sdio.bin",
+    "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt",
+    "brcm/brcmfmac43455-sdio.bin",
+    "brcm/brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt",
+];
+
+/// The Pi 3 image passes `clic inspect` (kernel, initrd, device tree,
+/// cmdline.txt on its FAT boot partition) with its Wi-Fi firmware.
 #[test]
 #[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rpi3_boots_on_qemu_raspi3b_from_its_own_boot_partition() {
-    common::board_inspects_and_boots(
-        "rpi3",
-        "none",
-        // firmware-brcm80211's files for the Pi 3 B (43430) and 3 B+ (43455).
-        &[
-            "brcm/brcmfmac43430-sdio.bin",
-            "brcm/brcmfmac43430-sdio.raspberrypi,3-model-b.txt",
-            "brcm/brcmfmac43455-sdio.bin",
-            "brcm/brcmfmac43455-sdio.raspberrypi,3-model-b-plus.txt",
-        ],
-        &work(),
-    );
+fn rpi3_passes_inspect_with_its_wifi_firmware() {
+    let _tidy = common::Tidy::new(work().join("rpi3"));
+    let img = common::default_spec_image("rpi3", &work());
+    common::assert_wifi_firmware(&inspect_report(img), RPI3_WIFI);
+}
+
+/// The Pi 3 image on QEMU's raspi3b: kernel, initrd, device tree and
+/// cmdline.txt come from the image's own FAT boot partition, the root is
+/// found by PARTUUID on the SD card, nginx answers through usb-net. The
+/// slowest boot of the suite (four emulated cores): `make test-boards`.
+#[test]
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_boot_rpi3_on_qemu_raspi3b_from_its_own_boot_partition() {
+    common::board_inspects_and_boots("rpi3", "none", RPI3_WIFI, &work());
 }
 
 /// The Pi 4 image: its own kernel, initramfs and cmdline.txt on QEMU's virt
@@ -100,10 +110,12 @@ fn rpi4_boots_its_own_kernel_on_qemu_virt() {
 }
 
 /// The Zero 2 W image is the Pi 3 layout with its own device tree; QEMU has
-/// no model of it, so it is checked statically.
+/// no model of it, so it is checked statically, as `make test-boards`
+/// checks every board (a board stage of its own, minutes under emulation:
+/// not in `make test`).
 #[test]
-#[ignore = "needs root, the Debian mirror and minutes: make test"]
-fn rpi_zero2w_passes_the_static_boot_check() {
+#[ignore = "needs root, the Debian mirror and minutes: make test-boards"]
+fn extra_pi_zero2w_passes_the_static_boot_check() {
     let _tidy = common::Tidy::new(work().join("rpi-zero2w"));
     let img = common::default_spec_image("rpi-zero2w", &work());
     inspect_report(img);
